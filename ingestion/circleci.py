@@ -1,0 +1,227 @@
+"""dlt source for the CircleCI API v2: projects, pipelines, their workflows and workflow jobs.
+
+Shapes follow CircleCI's published API (see shared/api-samples/circleci). The project-pipeline
+listing has no date filter and is ordered newest first, so each load pages back only until it
+passes the project's watermark minus the lookback window, and stops there. Everything below a
+pipeline (workflows, jobs) is re-read for every pipeline in that window, because a rerun adds a
+workflow to an old pipeline and a running workflow changes status; rows merge on their primary
+keys, so a re-read never duplicates.
+
+Configuration (dlt resolution: env vars or .dlt/*.toml, section `sources.circleci`):
+    SOURCES__CIRCLECI__API_TOKEN       personal API token, sent as the `Circle-Token` header
+    SOURCES__CIRCLECI__BASE_URL        default https://circleci.com/api/v2
+    SOURCES__CIRCLECI__PROJECT_SLUGS   comma list or JSON list, e.g. gh/acme/web-app
+    SOURCES__CIRCLECI__INITIAL_DAYS    history on the first load (default 90)
+    SOURCES__CIRCLECI__LOOKBACK_DAYS   re-read window on later loads (default 7)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+from requests import HTTPError
+
+from .settings import report_date, report_end
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://circleci.com/api/v2"
+TOKEN_VARIABLE = "SOURCES__CIRCLECI__API_TOKEN"
+
+
+def _columns(**types: str) -> dict[str, dict[str, Any]]:
+    return {name: {"data_type": data_type} for name, data_type in types.items()}
+
+
+# Declared types for every column the dbt staging models read. Declared columns exist even when a
+# load has no value for them (an account without tags still gets `vcs__tag`), and free-form
+# objects (`requires` is keyed by job id) stay one JSON column instead of a column per key.
+PROJECT_COLUMNS = _columns(
+    slug="text", name="text", id="text", organization_name="text", vcs_info__default_branch="text",
+    vcs_info__vcs_url="text", vcs_info__provider="text",
+)
+PIPELINE_COLUMNS = _columns(
+    id="text", project_slug="text", number="bigint", state="text", created_at="timestamp",
+    updated_at="timestamp", trigger__type="text", trigger__received_at="timestamp",
+    trigger__actor__login="text", vcs__branch="text", vcs__tag="text", vcs__revision="text",
+    vcs__provider_name="text", trigger_parameters="json", errors="json",
+)
+WORKFLOW_COLUMNS = _columns(
+    id="text", pipeline_id="text", pipeline_number="bigint", project_slug="text", name="text",
+    status="text", tag="text", started_by="text", canceled_by="text", errored_by="text",
+    created_at="timestamp", stopped_at="timestamp",
+)
+JOB_COLUMNS = _columns(
+    id="text", workflow_id="text", project_slug="text", job_number="bigint", name="text",
+    type="text", status="text", approval_request_id="text", started_at="timestamp",
+    stopped_at="timestamp", requires="json", dependencies="json",
+)
+
+
+class SourceAuthError(RuntimeError):
+    """The provider rejected our credentials: the message names the source and the variable to set."""
+
+
+def parse_list(value: str | Sequence[str] | None) -> list[str]:
+    """Accept a comma list (`a,b`) or a JSON list (`["a", "b"]`), as marts.md promises."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        items = json.loads(text) if text.startswith("[") else text.split(",")
+    else:
+        items = list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _http_session(max_attempts: int, backoff_factor: float) -> Any:
+    # dlt's client retries 429 and 5xx with exponential backoff and honours Retry-After.
+    return Client(
+        request_timeout=60,
+        request_max_attempts=max_attempts,
+        request_backoff_factor=backoff_factor,
+        request_max_retry_delay=300,
+        raise_for_status=False,  # RESTClient raises itself, after its own response hooks
+    ).session
+
+
+@dlt.source(name="circleci", section="circleci", max_table_nesting=2)
+def circleci_source(
+    project_slugs: str = dlt.config.value,
+    api_token: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    initial_days: int = 90,
+    lookback_days: int = 7,
+    as_of: dt.date | None = None,
+    max_attempts: int = 6,
+    backoff_factor: float = 1.0,
+) -> Sequence[DltResource]:
+    """CircleCI projects, pipelines, workflows and workflow jobs.
+
+    Args:
+        project_slugs: project slugs (`gh/org/repo`), as a comma or JSON list.
+        api_token: a CircleCI personal API token.
+        base_url: API root, e.g. `https://circleci.example.com/api/v2` for CircleCI server.
+        initial_days: days of history on the first load, counted back from the report date.
+        lookback_days: on later loads, pipelines this many days older than the newest one already
+            loaded are read again, so reruns and late status changes land.
+        as_of: report date (default `INSIGHTS_AS_OF` or today, UTC).
+        max_attempts, backoff_factor: retry policy for 429/5xx/timeouts.
+    """
+    slugs = parse_list(project_slugs)
+    first_load_start = report_end(as_of or report_date()) - dt.timedelta(days=initial_days)
+    client = RESTClient(
+        base_url=base_url.rstrip("/"),
+        auth=APIKeyAuth(name="Circle-Token", api_key=api_token, location="header"),
+        paginator=JSONResponseCursorPaginator(cursor_path="next_page_token", cursor_param="page-token"),
+        data_selector="items",
+        session=_http_session(max_attempts, backoff_factor),
+    )
+
+    def paginate(path: str) -> Iterator[list[dict[str, Any]]]:
+        try:
+            yield from client.paginate(path)
+        except HTTPError as exc:
+            _raise_auth_error(exc)
+            raise
+
+    @dlt.resource(primary_key="slug", write_disposition="merge", columns=PROJECT_COLUMNS)
+    def projects() -> Iterator[dict[str, Any]]:
+        """One row per configured project, with `vcs_info.default_branch`."""
+        for slug in slugs:
+            try:
+                yield client.get(f"/project/{slug}").json()
+            except HTTPError as exc:
+                _raise_auth_error(exc)
+                raise
+
+    @dlt.resource(primary_key="id", write_disposition="merge", columns=PIPELINE_COLUMNS)
+    def pipelines() -> Iterator[list[dict[str, Any]]]:
+        """Pipelines newest first, per project, down to the project's watermark minus lookback.
+
+        The watermark (newest `created_at` loaded, per project) lives in the resource state, which
+        dlt commits together with the load package: a crash mid-load keeps the old watermark and
+        the next run re-reads the same range, and the merge keeps it free of duplicates.
+        """
+        watermarks: dict[str, str] = dlt.current.resource_state().setdefault("created_at", {})
+        for slug in slugs:
+            if slug in watermarks:
+                start = parse_timestamp(watermarks[slug]) - dt.timedelta(days=lookback_days)
+            else:
+                start = first_load_start
+            newest: dt.datetime | None = None
+            rows = pages = 0
+            for page in paginate(f"/project/{slug}/pipeline"):
+                pages += 1
+                keep = [p for p in page if parse_timestamp(p["created_at"]) >= start]
+                if keep:
+                    newest = max([newest or start, *(parse_timestamp(p["created_at"]) for p in keep)])
+                    rows += len(keep)
+                    yield keep
+                if len(keep) < len(page):  # newest-first: everything after this is older
+                    break
+            log.info("circleci %s: %d pipelines since %s (%d pages)", slug, rows, start.isoformat(), pages)
+            if newest is not None:
+                watermarks[slug] = newest.isoformat()
+
+    @dlt.transformer(
+        data_from=pipelines,
+        primary_key="id",
+        write_disposition="merge",
+        parallelized=True,
+        columns=WORKFLOW_COLUMNS,
+    )
+    def workflows(pipeline_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Every workflow of each pipeline, reruns included (a rerun is a new workflow)."""
+        for pipeline in pipeline_page:
+            for page in paginate(f"/pipeline/{pipeline['id']}/workflow"):
+                yield page
+
+    @dlt.transformer(
+        data_from=workflows,
+        primary_key="id",
+        write_disposition="merge",
+        parallelized=True,
+        columns=JOB_COLUMNS,
+    )
+    def jobs(workflow_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Workflow jobs; the listing lacks the workflow id, so it is added as `workflow_id`."""
+        for workflow in workflow_page:
+            for page in paginate(f"/workflow/{workflow['id']}/job"):
+                yield [{**job, "workflow_id": workflow["id"]} for job in page]
+
+    return projects, pipelines, workflows, jobs
+
+
+def _raise_auth_error(exc: HTTPError) -> None:
+    status = exc.response.status_code if exc.response is not None else None
+    if status in (401, 403):
+        # The URL is safe to show (the token travels in a header); the token never is.
+        raise SourceAuthError(
+            f"CircleCI rejected the API token (HTTP {status}). Set {TOKEN_VARIABLE} to a valid "
+            "CircleCI personal API token with access to the configured projects."
+        ) from None
+
+
+def circleci_is_configured() -> bool:
+    """True when both the token and at least one project slug resolve from env or .dlt/ files."""
+    try:
+        token = dlt.secrets.get("sources.circleci.api_token")
+        slugs = dlt.config.get("sources.circleci.project_slugs")
+    except Exception:  # noqa: BLE001 - any resolution failure means "not configured"
+        return False
+    return bool(token) and bool(parse_list(slugs))

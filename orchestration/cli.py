@@ -1,0 +1,193 @@
+"""`insights`: run the warehouse's Dagster job from a shell.
+
+    insights demo [--as-of DATE] [--warehouse PATH]   the whole graph on the simulated organisation
+    insights run  [--as-of DATE] [--select SOURCES]   the whole graph on the configured sources
+
+Both execute the `refresh_warehouse` job of `orchestration.definitions` in process, the same
+definitions `dagster dev -w workspace.yaml` serves, so a CLI run and a UI run do the same work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingestion.settings import PROJECT_ROOT, report_date, warehouse_path
+
+DEMO_WAREHOUSE = PROJECT_ROOT / "data" / "demo.duckdb"
+SOURCES = ("circleci",)
+
+
+def _as_of(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-29, got {value!r}") from None
+
+
+def run_pipeline(select: Sequence[str] = SOURCES, log_level: str = "INFO") -> bool:
+    """Execute the job in process for the sources in `select`; True when every step succeeded.
+
+    The environment (INSIGHTS_WAREHOUSE, INSIGHTS_AS_OF, SOURCES__*) must be set before this is
+    called: dlt and dbt read it when the steps run.
+    """
+    import dagster as dg
+
+    from .definitions import defs
+
+    job = defs.resolve_job_def("refresh_warehouse")
+    skipped_sources = sorted(set(SOURCES) - set(select))
+    selection = None
+    if skipped_sources:
+        graph = defs.resolve_asset_graph()
+        selection = [
+            key
+            for key in graph.get_all_asset_keys()
+            if not any(key.path[0] == f"raw_{source}" for source in skipped_sources)
+        ]
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=selection,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+    return result.success
+
+
+def _prepare_warehouse(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["INSIGHTS_WAREHOUSE"] = str(path)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if args.as_of:
+        os.environ["INSIGHTS_AS_OF"] = args.as_of.isoformat()
+    select = [s.strip() for s in args.select.split(",")] if args.select else list(SOURCES)
+    unknown = sorted(set(select) - set(SOURCES))
+    if unknown:
+        print(f"insights run: unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}", file=sys.stderr)
+        return 2
+    _prepare_warehouse(warehouse_path())
+    ok = run_pipeline(select)
+    print(f"\nWarehouse: {warehouse_path()}")
+    if not ok:
+        print("insights run: the run failed; see the log above.", file=sys.stderr)
+        return 1
+    print_summary(warehouse_path(), report_date())
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from sandbox import CircleCIEmulator, generate_organisation
+
+    as_of = args.as_of or report_date()
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else DEMO_WAREHOUSE
+    # The demo organisation is regenerated for the report date, so start from an empty warehouse.
+    for stale in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    _prepare_warehouse(warehouse)
+    _clear_dlt_state()
+
+    print(f"Generating the simulated organisation (seed {args.seed}, 90 days up to {as_of}) ...")
+    org = generate_organisation(as_of, seed=args.seed)
+    with CircleCIEmulator(org) as circleci:
+        print(
+            f"Serving {len(org.pipelines)} pipelines, {len(org.workflows)} workflows of "
+            f"{len(org.projects)} projects through the CircleCI API emulator at {circleci.base_url}"
+        )
+        os.environ.update(
+            {
+                "INSIGHTS_AS_OF": as_of.isoformat(),
+                "SOURCES__CIRCLECI__BASE_URL": circleci.base_url,
+                "SOURCES__CIRCLECI__API_TOKEN": circleci.token,
+                "SOURCES__CIRCLECI__PROJECT_SLUGS": ",".join(p.slug for p in org.projects),
+            }
+        )
+        ok = run_pipeline(SOURCES, log_level=args.log_level)
+    if not ok:
+        print("insights demo: the run failed; see the log above.", file=sys.stderr)
+        return 1
+    print_summary(warehouse, as_of)
+    return 0
+
+
+def _clear_dlt_state() -> None:
+    """dlt keeps a working folder beside the warehouse; a fresh warehouse needs a fresh one."""
+    import shutil
+
+    from ingestion.settings import dlt_pipelines_dir
+
+    shutil.rmtree(dlt_pipelines_dir(), ignore_errors=True)
+
+
+def _format_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _format_rate(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def print_summary(warehouse: Path, as_of: dt.date) -> None:
+    """One line per workflow (all branches) and window: runs, success rate, median and p95."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            """
+            select project_slug, workflow_name, reporting_window, total_runs, success_rate,
+                   duration_median_seconds, duration_p95_seconds
+            from marts.ci_workflow_summary
+            where branch = '*' and reporting_window in ('7d', '90d')
+            order by provider, project_slug, workflow_name, reporting_window desc
+            """
+        ).fetchall()
+    header = ("project", "workflow", "window", "runs", "success", "median", "p95")
+    table = [header] + [
+        (project, workflow, window, str(runs), _format_rate(rate), _format_seconds(median), _format_seconds(p95))
+        for project, workflow, window, runs, rate, median, p95 in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    numeric = {3, 4, 5, 6}
+    print(f"\nCI workflow summary, all branches, as of {as_of} (windows end at midnight UTC after it)\n")
+    for index, row in enumerate(table):
+        cells = [cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        print("  ".join(cells))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    print(f"\nWarehouse: {warehouse}  (marts in schema `marts`; try: duckdb {warehouse})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="insights", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline on the simulated organisation")
+    demo.add_argument("--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)")
+    demo.add_argument("--warehouse", help=f"DuckDB file to (re)create (default {DEMO_WAREHOUSE.relative_to(PROJECT_ROOT)})")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the simulated organisation")
+    demo.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
+    demo.set_defaults(handler=command_demo)
+
+    run = commands.add_parser("run", help="run the whole pipeline on the configured sources")
+    run.add_argument("--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)")
+    run.add_argument("--select", help=f"comma list of sources to load (default all: {', '.join(SOURCES)})")
+    run.set_defaults(handler=command_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

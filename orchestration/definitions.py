@@ -1,0 +1,94 @@
+"""The one place the Dagster code location is assembled: `dagster dev -w workspace.yaml` loads
+`defs` from here, and the `insights` CLI runs the same job in process.
+
+Graph: CircleCI API → dlt (raw_circleci/*) → dbt staging → facts → metric marts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_dlt import DagsterDltResource
+
+from .ingestion_assets import circleci_raw_tables
+from .transform_assets import dbt_project, warehouse_models
+
+log = logging.getLogger(__name__)
+
+ALERT_WEBHOOK_VARIABLE = "INSIGHTS_ALERT_WEBHOOK"
+
+refresh_warehouse = dg.define_asset_job(
+    name="refresh_warehouse",
+    selection=dg.AssetSelection.all(),
+    description="Load every configured source, then build and test every dbt model.",
+    tags={"dagster/max_retries": "1"},
+)
+
+daily_refresh = dg.ScheduleDefinition(
+    name="daily_refresh",
+    job=refresh_warehouse,
+    # Early UTC morning: yesterday is complete everywhere and CircleCI's insights feed (about a
+    # day behind) has caught up on the day before.
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+def post_alert(webhook_url: str, text: str) -> None:
+    """POST a Slack-compatible `{"text": ...}` message; alerting must never mask the failure."""
+    request = urllib.request.Request(
+        webhook_url,
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except OSError as exc:
+        log.warning("could not deliver the failure alert to %s: %s", ALERT_WEBHOOK_VARIABLE, exc)
+
+
+def failure_message(job_name: str, run_id: str, error: str | None) -> str:
+    first_line = (error or "no error message").strip().splitlines()[0] if error else "no error message"
+    return f"Delivery Insights: run {run_id} of job `{job_name}` failed: {first_line}"
+
+
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"Logs every failed run and posts it to ${ALERT_WEBHOOK_VARIABLE} when that is set.",
+)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    error = context.failure_event.message if context.failure_event else None
+    text = failure_message(context.dagster_run.job_name, context.dagster_run.run_id, error)
+    context.log.error(text)
+    webhook = os.environ.get(ALERT_WEBHOOK_VARIABLE)
+    if webhook:
+        post_alert(webhook, text)
+
+
+defs = dg.Definitions(
+    assets=[circleci_raw_tables, warehouse_models],
+    jobs=[refresh_warehouse],
+    schedules=[daily_refresh],
+    sensors=[alert_on_run_failure],
+    resources={
+        "dlt": DagsterDltResource(),
+        # The dbt beside this interpreter, so a venv works without being activated.
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            dbt_executable=shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt",
+        ),
+    },
+)
