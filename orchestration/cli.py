@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingestion import SOURCES
 from ingestion.settings import PROJECT_ROOT, report_date, warehouse_path
 
 DEMO_WAREHOUSE = PROJECT_ROOT / "data" / "demo.duckdb"
-SOURCES = ("circleci",)
 
 
 def _as_of(value: str) -> dt.date:
@@ -29,7 +29,7 @@ def _as_of(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-11-29, got {value!r}") from None
 
 
-def run_pipeline(select: Sequence[str] = SOURCES, log_level: str = "INFO") -> bool:
+def run_pipeline(select: Sequence[str] = tuple(SOURCES), log_level: str = "INFO") -> bool:
     """Execute the job in process for the sources in `select`; True when every step succeeded.
 
     The environment (INSIGHTS_WAREHOUSE, INSIGHTS_AS_OF, SOURCES__*) must be set before this is
@@ -37,18 +37,10 @@ def run_pipeline(select: Sequence[str] = SOURCES, log_level: str = "INFO") -> bo
     """
     import dagster as dg
 
-    from .definitions import defs
+    from .definitions import defs, refresh_selection, sources_to_load
 
     job = defs.resolve_job_def("refresh_warehouse")
-    skipped_sources = sorted(set(SOURCES) - set(select))
-    selection = None
-    if skipped_sources:
-        graph = defs.resolve_asset_graph()
-        selection = [
-            key
-            for key in graph.get_all_asset_keys()
-            if not any(key.path[0] == f"raw_{source}" for source in skipped_sources)
-        ]
+    selection = refresh_selection(sources_to_load(select, print))
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
         instance=instance,
@@ -74,7 +66,6 @@ def command_run(args: argparse.Namespace) -> int:
         return 2
     _prepare_warehouse(warehouse_path())
     ok = run_pipeline(select)
-    print(f"\nWarehouse: {warehouse_path()}")
     if not ok:
         print("insights run: the run failed; see the log above.", file=sys.stderr)
         return 1
@@ -108,7 +99,7 @@ def command_demo(args: argparse.Namespace) -> int:
                 "SOURCES__CIRCLECI__PROJECT_SLUGS": ",".join(p.slug for p in org.projects),
             }
         )
-        ok = run_pipeline(SOURCES, log_level=args.log_level)
+        ok = run_pipeline(["circleci"], log_level=args.log_level)
     if not ok:
         print("insights demo: the run failed; see the log above.", file=sys.stderr)
         return 1
@@ -155,6 +146,8 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
         (project, workflow, window, str(runs), _format_rate(rate), _format_seconds(median), _format_seconds(p95))
         for project, workflow, window, runs, rate, median, p95 in rows
     ]
+    if not rows:
+        table.append(("(no workflow runs in the last 90 days)", "", "", "", "", "", ""))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     numeric = {3, 4, 5, 6}
     print(f"\nCI workflow summary, all branches, as of {as_of} (windows end at midnight UTC after it)\n")

@@ -55,7 +55,7 @@ def dbt_build_args(as_of: str) -> list[str]:
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=WarehouseDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_source_tests_as_checks=True)
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
     pool=WAREHOUSE_POOL,
 )

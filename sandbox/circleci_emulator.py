@@ -3,7 +3,7 @@
 Why this exists: the dlt source must be exercised end to end (auth, escaped slugs, cursor
 pagination, filters, retries on 429/5xx) without network access or a CircleCI account. The
 emulator serves an :class:`~sandbox.organisation.Organisation` verbatim, so every response body
-has the exact shape of the real API (see ``/work/shared/api-samples/circleci``).
+has the exact shape of the real API (see ``shared/api-samples/circleci`` beside the checkout).
 
 It is a ``ThreadingHTTPServer`` bound to ``127.0.0.1`` on a free port, run in a daemon thread::
 

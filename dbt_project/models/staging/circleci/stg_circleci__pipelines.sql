@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('circleci', 'pipelines') }}
+    select * from {{ source_or_empty('circleci', 'pipelines') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('circleci', 'workflows') }}
+    select * from {{ source_or_empty('circleci', 'workflows') }}
 
 ),
 

@@ -1,0 +1,150 @@
+"""The demo pipeline end to end: CircleCI emulator → dlt → DuckDB → dbt → marts, compared with
+expectations computed in Python from the generator's own records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import BuiltWarehouse, environment, query, table_counts
+from expected_metrics import expected_daily, expected_runs, expected_summary
+
+from ingestion.settings import PROJECT_ROOT
+
+APPROX = {"rel": 1e-9, "abs": 1e-9}
+
+SUMMARY_COLUMNS = [
+    "window_start", "window_end", "total_runs", "completed_runs", "successful_runs", "failed_runs",
+    "cancelled_runs", "success_rate", "first_attempt_success_rate", "throughput", "mttr_seconds",
+    "total_recoveries", "duration_sample_size", "duration_min_seconds", "duration_mean_seconds",
+    "duration_median_seconds", "duration_p95_seconds", "duration_max_seconds", "duration_stddev_seconds",
+]  # fmt: skip
+DAILY_COLUMNS = [
+    "total_runs", "successful_runs", "failed_runs", "success_rate", "duration_median_seconds",
+    "duration_p95_seconds",
+]  # fmt: skip
+
+
+def rows_by_key(warehouse: Path, table: str, key_columns: list[str], value_columns: list[str]) -> dict[tuple, dict]:
+    rows = query(warehouse, f"select {', '.join(key_columns + value_columns)} from marts.{table}")
+    width = len(key_columns)
+    return {row[:width]: dict(zip(value_columns, row[width:], strict=True)) for row in rows}
+
+
+def assert_same(actual: dict, expected: dict, context: object) -> None:
+    for column, value in expected.items():
+        if isinstance(value, float):
+            assert actual[column] == pytest.approx(value, **APPROX), (context, column)
+        else:
+            assert actual[column] == value, (context, column)
+
+
+def test_every_workflow_lands_once_with_its_canonical_status(built_warehouse: BuiltWarehouse) -> None:
+    expected = {run["workflow_id"]: run for run in expected_runs(built_warehouse.org.workflow_runs())}
+    rows = query(
+        built_warehouse.path,
+        "select run_id, run_attempt, status, provider_status, branch, is_default_branch, trigger, "
+        "created_at, stopped_at, duration_seconds from marts.fct_ci_workflow_runs",
+    )
+    assert len(rows) == len(expected) == len(built_warehouse.org.workflows)
+    default_branch = {project.slug: project.default_branch for project in built_warehouse.org.projects}
+    for run_id, attempt, status, provider_status, branch, is_default, trigger, created, stopped, duration in rows:
+        run = expected[run_id]
+        assert (attempt, status, provider_status, branch) == (
+            run["run_attempt"], run["canonical_status"], run["status"], run["branch"],
+        )  # fmt: skip
+        assert is_default == (run["branch"] == default_branch[run["project_slug"]])
+        assert trigger == ("tag" if run["tag"] else run["trigger_type"])
+        assert (created, stopped) == (run["created_at"], run["stopped_at"])
+        assert duration == (None if run["duration_seconds"] is None else pytest.approx(run["duration_seconds"], **APPROX))
+    # The organisation really exercises the rules: reruns, tags and unfinished runs are present.
+    assert {row[1] for row in rows} >= {1, 2}
+    assert {row[2] for row in rows} >= {"success", "failed", "cancelled", "in_progress"}
+    assert any(row[6] == "tag" and row[4] == "" for row in rows)
+
+
+def test_workflow_summary_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    org = built_warehouse.org
+    expected = expected_summary(org.workflow_runs(), org.as_of)
+    actual = rows_by_key(
+        built_warehouse.path,
+        "ci_workflow_summary",
+        ["project_slug", "workflow_name", "branch", "reporting_window"],
+        SUMMARY_COLUMNS,
+    )
+    assert set(actual) == set(expected)
+    for key, values in expected.items():
+        assert_same(actual[key], values, key)
+    # Every rule is exercised on real numbers somewhere in the organisation.
+    assert any(values["total_recoveries"] > 0 for values in expected.values())
+    assert any(values["cancelled_runs"] > 0 for values in expected.values())
+    assert {key[3] for key in expected} == {"24h", "7d", "30d", "60d", "90d"}
+
+
+def test_workflow_daily_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    org = built_warehouse.org
+    expected = expected_daily(org.workflow_runs(), org.as_of)
+    actual = rows_by_key(
+        built_warehouse.path, "ci_workflow_daily", ["project_slug", "workflow_name", "branch", "day"], DAILY_COLUMNS
+    )
+    assert set(actual) == set(expected)
+    for key, values in expected.items():
+        assert_same(actual[key], values, key)
+
+
+def test_marts_are_in_schema_marts_with_their_contract_types(built_warehouse: BuiltWarehouse) -> None:
+    types = dict(
+        query(
+            built_warehouse.path,
+            "select table_name || '.' || column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts'",
+        )
+    )
+    assert types["ci_workflow_summary.success_rate"] == "DOUBLE"
+    assert types["ci_workflow_summary.total_runs"] == "BIGINT"
+    assert types["ci_workflow_summary.window_start"] == "TIMESTAMP"
+    assert types["fct_ci_workflow_runs.is_first_attempt"] == "BOOLEAN"
+    assert types["ci_workflow_daily.day"] == "DATE"
+    # Columns whose data arrives with later sources are present from the start (NULL for now).
+    assert {"ci_workflow_summary.queued_median_seconds", "ci_workflow_summary.total_credits_used"} <= set(types)
+
+
+def test_second_run_on_unchanged_data_changes_no_row_count(built_warehouse: BuiltWarehouse) -> None:
+    from orchestration.cli import run_pipeline
+
+    before = table_counts(built_warehouse.path)
+    assert before["raw_circleci.workflows"] == len(built_warehouse.org.workflows)
+    assert before["raw_circleci.jobs"] == sum(len(jobs) for jobs in built_warehouse.org.workflow_jobs.values())
+    pipeline_requests = built_warehouse.emulator.request_log.copy()
+    with environment(**built_warehouse.env):
+        assert run_pipeline(["circleci"], log_level="WARNING")
+    assert table_counts(built_warehouse.path) == before
+    # The rerun read back only the lookback window, not the whole history.
+    second = built_warehouse.emulator.request_log - pipeline_requests
+    workflow_listings = second[("GET /pipeline/{pipeline-id}/workflow", 200)]
+    assert 0 < workflow_listings < len(built_warehouse.org.pipelines) / 4
+
+
+def test_dbt_unit_tests_pass_against_the_built_warehouse(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    dbt = Path(sys.executable).parent / "dbt"
+    with environment(**built_warehouse.env):
+        completed = subprocess.run(
+            [str(dbt), "test", "--select", "test_type:unit", "--target-path", str(tmp_path), "--vars",
+             json.dumps({"as_of": built_warehouse.org.as_of.isoformat()})],
+            cwd=PROJECT_ROOT / "dbt_project",
+            capture_output=True,
+            text=True,
+            check=False,
+        )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    results = json.loads((tmp_path / "run_results.json").read_text())["results"]
+    statuses = {result["unique_id"].split(".")[-1]: result["status"] for result in results}
+    assert statuses == {
+        "ci_workflow_summary_counts_rates_and_percentiles": "pass",
+        "ci_workflow_summary_24h_window_and_stddev": "pass",
+        "int_ci_workflow_recoveries_streaks": "pass",
+        "fct_ci_workflow_runs_circleci_attempts_and_durations": "pass",
+    }
