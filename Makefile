@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make demo   set up, run the whole pipeline on the simulated organisation, print a summary
-#   make test   set up, run every test (pytest, which also runs dbt's unit and data tests)
+#   make test   set up, lint, run every test (pytest; the pipeline runs inside it run dbt's
+#               unit and data tests)
 # Set-up is idempotent: uv (in .tools/) syncs .venv/ from the committed uv.lock.
 
 PYTHON ?= python3
@@ -24,6 +25,7 @@ demo: setup
 	$(VENV)/bin/insights demo
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
 # Dagster's UI on http://127.0.0.1:3000 with the same definitions the CLI runs.

@@ -20,7 +20,9 @@ class SourceInfo:
     is_configured: Callable[[], bool]
 
     def skip_message(self) -> str:
-        return f"{self.title}: not configured (set {' and '.join(self.required_variables)}); skipped."
+        return (
+            f"{self.title}: not configured (set {' and '.join(self.required_variables)}); skipped."
+        )
 
 
 SOURCES: dict[str, SourceInfo] = {

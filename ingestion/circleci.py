@@ -47,24 +47,58 @@ def _columns(**types: str) -> dict[str, dict[str, Any]]:
 # load has no value for them (an account without tags still gets `vcs__tag`), and free-form
 # objects (`requires` is keyed by job id) stay one JSON column instead of a column per key.
 PROJECT_COLUMNS = _columns(
-    slug="text", name="text", id="text", organization_name="text", vcs_info__default_branch="text",
-    vcs_info__vcs_url="text", vcs_info__provider="text",
+    slug="text",
+    name="text",
+    id="text",
+    organization_name="text",
+    vcs_info__default_branch="text",
+    vcs_info__vcs_url="text",
+    vcs_info__provider="text",
 )
 PIPELINE_COLUMNS = _columns(
-    id="text", project_slug="text", number="bigint", state="text", created_at="timestamp",
-    updated_at="timestamp", trigger__type="text", trigger__received_at="timestamp",
-    trigger__actor__login="text", vcs__branch="text", vcs__tag="text", vcs__revision="text",
-    vcs__provider_name="text", trigger_parameters="json", errors="json",
+    id="text",
+    project_slug="text",
+    number="bigint",
+    state="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    trigger__type="text",
+    trigger__received_at="timestamp",
+    trigger__actor__login="text",
+    vcs__branch="text",
+    vcs__tag="text",
+    vcs__revision="text",
+    vcs__provider_name="text",
+    trigger_parameters="json",
+    errors="json",
 )
 WORKFLOW_COLUMNS = _columns(
-    id="text", pipeline_id="text", pipeline_number="bigint", project_slug="text", name="text",
-    status="text", tag="text", started_by="text", canceled_by="text", errored_by="text",
-    created_at="timestamp", stopped_at="timestamp",
+    id="text",
+    pipeline_id="text",
+    pipeline_number="bigint",
+    project_slug="text",
+    name="text",
+    status="text",
+    tag="text",
+    started_by="text",
+    canceled_by="text",
+    errored_by="text",
+    created_at="timestamp",
+    stopped_at="timestamp",
 )
 JOB_COLUMNS = _columns(
-    id="text", workflow_id="text", project_slug="text", job_number="bigint", name="text",
-    type="text", status="text", approval_request_id="text", started_at="timestamp",
-    stopped_at="timestamp", requires="json", dependencies="json",
+    id="text",
+    workflow_id="text",
+    project_slug="text",
+    job_number="bigint",
+    name="text",
+    type="text",
+    status="text",
+    approval_request_id="text",
+    started_at="timestamp",
+    stopped_at="timestamp",
+    requires="json",
+    dependencies="json",
 )
 
 
@@ -127,7 +161,9 @@ def circleci_source(
     client = RESTClient(
         base_url=base_url.rstrip("/"),
         auth=APIKeyAuth(name="Circle-Token", api_key=api_token, location="header"),
-        paginator=JSONResponseCursorPaginator(cursor_path="next_page_token", cursor_param="page-token"),
+        paginator=JSONResponseCursorPaginator(
+            cursor_path="next_page_token", cursor_param="page-token"
+        ),
         data_selector="items",
         session=_http_session(max_attempts, backoff_factor),
     )
@@ -169,12 +205,20 @@ def circleci_source(
                 pages += 1
                 keep = [p for p in page if parse_timestamp(p["created_at"]) >= start]
                 if keep:
-                    newest = max([newest or start, *(parse_timestamp(p["created_at"]) for p in keep)])
+                    newest = max(
+                        [newest or start, *(parse_timestamp(p["created_at"]) for p in keep)]
+                    )
                     rows += len(keep)
                     yield keep
                 if len(keep) < len(page):  # newest-first: everything after this is older
                     break
-            log.info("circleci %s: %d pipelines since %s (%d pages)", slug, rows, start.isoformat(), pages)
+            log.info(
+                "circleci %s: %d pipelines since %s (%d pages)",
+                slug,
+                rows,
+                start.isoformat(),
+                pages,
+            )
             if newest is not None:
                 watermarks[slug] = newest.isoformat()
 
@@ -188,8 +232,7 @@ def circleci_source(
     def workflows(pipeline_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Every workflow of each pipeline, reruns included (a rerun is a new workflow)."""
         for pipeline in pipeline_page:
-            for page in paginate(f"/pipeline/{pipeline['id']}/workflow"):
-                yield page
+            yield from paginate(f"/pipeline/{pipeline['id']}/workflow")
 
     @dlt.transformer(
         data_from=workflows,
@@ -222,6 +265,6 @@ def circleci_is_configured() -> bool:
     try:
         token = dlt.secrets.get("sources.circleci.api_token")
         slugs = dlt.config.get("sources.circleci.project_slugs")
-    except Exception:  # noqa: BLE001 - any resolution failure means "not configured"
+    except Exception:
         return False
     return bool(token) and bool(parse_list(slugs))

@@ -22,7 +22,7 @@ def report_date() -> dt.date:
     """The report date `as_of`: `INSIGHTS_AS_OF` (YYYY-MM-DD), default today in UTC."""
     raw = os.environ.get("INSIGHTS_AS_OF")
     if not raw:
-        return dt.datetime.now(dt.timezone.utc).date()
+        return dt.datetime.now(dt.UTC).date()
     try:
         return dt.date.fromisoformat(raw)
     except ValueError as exc:
@@ -31,7 +31,7 @@ def report_date() -> dt.date:
 
 def report_end(as_of: dt.date) -> dt.datetime:
     """The exclusive end instant of the report: midnight UTC after `as_of` (metrics.md, windows)."""
-    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
 def dlt_pipelines_dir() -> Path:

@@ -26,7 +26,9 @@ def _as_of(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-29, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-11-29, got {value!r}"
+        ) from None
 
 
 def run_pipeline(select: Sequence[str] = tuple(SOURCES), log_level: str = "INFO") -> bool:
@@ -41,7 +43,11 @@ def run_pipeline(select: Sequence[str] = tuple(SOURCES), log_level: str = "INFO"
 
     job = defs.resolve_job_def("refresh_warehouse")
     selection = refresh_selection(sources_to_load(select, print))
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
     result = job.execute_in_process(
         instance=instance,
         asset_selection=selection,
@@ -62,7 +68,10 @@ def command_run(args: argparse.Namespace) -> int:
     select = [s.strip() for s in args.select.split(",")] if args.select else list(SOURCES)
     unknown = sorted(set(select) - set(SOURCES))
     if unknown:
-        print(f"insights run: unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}", file=sys.stderr)
+        print(
+            f"insights run: unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}",
+            file=sys.stderr,
+        )
         return 2
     _prepare_warehouse(warehouse_path())
     ok = run_pipeline(select)
@@ -143,16 +152,29 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
         ).fetchall()
     header = ("project", "workflow", "window", "runs", "success", "median", "p95")
     table = [header] + [
-        (project, workflow, window, str(runs), _format_rate(rate), _format_seconds(median), _format_seconds(p95))
+        (
+            project,
+            workflow,
+            window,
+            str(runs),
+            _format_rate(rate),
+            _format_seconds(median),
+            _format_seconds(p95),
+        )
         for project, workflow, window, runs, rate, median, p95 in rows
     ]
     if not rows:
         table.append(("(no workflow runs in the last 90 days)", "", "", "", "", "", ""))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     numeric = {3, 4, 5, 6}
-    print(f"\nCI workflow summary, all branches, as of {as_of} (windows end at midnight UTC after it)\n")
+    print(
+        f"\nCI workflow summary, all branches, as of {as_of} (windows end at midnight UTC after it)\n"
+    )
     for index, row in enumerate(table):
-        cells = [cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         print("  ".join(cells))
         if index == 0:
             print("  ".join("-" * width for width in widths))
@@ -164,15 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the whole pipeline on the simulated organisation")
-    demo.add_argument("--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)")
-    demo.add_argument("--warehouse", help=f"DuckDB file to (re)create (default {DEMO_WAREHOUSE.relative_to(PROJECT_ROOT)})")
+    demo.add_argument(
+        "--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)"
+    )
+    demo.add_argument(
+        "--warehouse",
+        help=f"DuckDB file to (re)create (default {DEMO_WAREHOUSE.relative_to(PROJECT_ROOT)})",
+    )
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulated organisation")
-    demo.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
+    demo.add_argument(
+        "--log-level", default="WARNING", help="Dagster console log level (default WARNING)"
+    )
     demo.set_defaults(handler=command_demo)
 
     run = commands.add_parser("run", help="run the whole pipeline on the configured sources")
-    run.add_argument("--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)")
-    run.add_argument("--select", help=f"comma list of sources to load (default all: {', '.join(SOURCES)})")
+    run.add_argument(
+        "--as-of", type=_as_of, help="report date (default INSIGHTS_AS_OF or today, UTC)"
+    )
+    run.add_argument(
+        "--select", help=f"comma list of sources to load (default all: {', '.join(SOURCES)})"
+    )
     run.set_defaults(handler=command_run)
     return parser
 

@@ -36,7 +36,6 @@ refresh_warehouse = dg.define_asset_job(
 )
 
 
-
 def refresh_selection(sources: Iterable[str]) -> list[dg.AssetKey]:
     """One refresh: the raw tables of `sources` (configured ones only) and every dbt model.
 
@@ -88,7 +87,9 @@ def post_alert(webhook_url: str, text: str) -> None:
 
 
 def failure_message(job_name: str, run_id: str, error: str | None) -> str:
-    first_line = (error or "no error message").strip().splitlines()[0] if error else "no error message"
+    first_line = (
+        (error or "no error message").strip().splitlines()[0] if error else "no error message"
+    )
     return f"Delivery Insights: run {run_id} of job `{job_name}` failed: {first_line}"
 
 

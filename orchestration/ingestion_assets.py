@@ -4,7 +4,6 @@ The dbt sources carry the same keys (`meta.dagster.asset_key`), so the asset gra
 the API to the marts without a gap.
 """
 
-
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any

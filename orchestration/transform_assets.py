@@ -1,6 +1,5 @@
 """Dagster assets for the dbt project: every model an asset, every dbt data test an asset check."""
 
-
 import json
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -34,7 +33,9 @@ MART_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
 class WarehouseDbtTranslator(DagsterDbtTranslator):
     """Groups models by layer (staging, intermediate, marts) and keeps marts fresh daily."""
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: "DbtProject | None") -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: "DbtProject | None"
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") != "model":

@@ -231,6 +231,11 @@ class CircleCIEmulator:
         with self._lock:
             self._faults.append(_Fault(status, count, retry_after, path_contains))
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault not served yet."""
+        with self._lock:
+            self._faults.clear()
+
     def pending_faults(self) -> int:
         """How many injected failures have not been served yet."""
         with self._lock:

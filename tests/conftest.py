@@ -34,7 +34,9 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def pipeline_environment(warehouse: Path, emulator: CircleCIEmulator, org: Organisation) -> dict[str, str]:
+def pipeline_environment(
+    warehouse: Path, emulator: CircleCIEmulator, org: Organisation
+) -> dict[str, str]:
     return {
         "INSIGHTS_WAREHOUSE": str(warehouse),
         "INSIGHTS_AS_OF": org.as_of.isoformat(),
@@ -51,14 +53,19 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def table_counts(warehouse: Path, schemas: tuple[str, ...] = ("raw_circleci", "staging", "marts")) -> dict[str, int]:
+def table_counts(
+    warehouse: Path, schemas: tuple[str, ...] = ("raw_circleci", "staging", "marts")
+) -> dict[str, int]:
     """Row count of every table and view in the given schemas (dlt's own tables left out)."""
     names = query(
         warehouse,
         "select table_schema, table_name from information_schema.tables "
         f"where table_schema in {schemas!r} and table_name not like '_dlt%' order by 1, 2",
     )
-    return {f"{schema}.{name}": query(warehouse, f'select count(*) from {schema}."{name}"')[0][0] for schema, name in names}
+    return {
+        f"{schema}.{name}": query(warehouse, f'select count(*) from {schema}."{name}"')[0][0]
+        for schema, name in names
+    }
 
 
 @dataclass
@@ -75,7 +82,9 @@ def demo_org() -> Organisation:
 
 
 @pytest.fixture(scope="session")
-def built_warehouse(tmp_path_factory: pytest.TempPathFactory, demo_org: Organisation) -> Iterator[BuiltWarehouse]:
+def built_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, demo_org: Organisation
+) -> Iterator[BuiltWarehouse]:
     """The whole Dagster job (dlt → dbt build) run once on the simulated organisation."""
     from orchestration.cli import run_pipeline
 

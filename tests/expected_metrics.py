@@ -36,7 +36,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def expected_runs(workflow_runs: Iterable[dict]) -> list[dict]:
@@ -104,8 +104,12 @@ def expected_summary(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tupl
         for branch, run in _with_all_branches(r for r in runs if start <= r["created_at"] < end):
             grouped[(run["project_slug"], run["workflow_name"], branch)].append(run)
         recovered: dict[tuple, list[float]] = defaultdict(list)
-        for branch, recovery in _with_all_branches(r for r in recoveries if start <= r["created_at"] < end):
-            recovered[(recovery["project_slug"], recovery["workflow_name"], branch)].append(recovery["seconds"])
+        for branch, recovery in _with_all_branches(
+            r for r in recoveries if start <= r["created_at"] < end
+        ):
+            recovered[(recovery["project_slug"], recovery["workflow_name"], branch)].append(
+                recovery["seconds"]
+            )
         for key, group in grouped.items():
             statuses = [run["canonical_status"] for run in group]
             successes, failures = statuses.count("success"), statuses.count("failed")
@@ -114,20 +118,27 @@ def expected_summary(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tupl
             durations = [
                 run["duration_seconds"]
                 for run in group
-                if run["canonical_status"] in ("success", "failed") and run["duration_seconds"] is not None
+                if run["canonical_status"] in ("success", "failed")
+                and run["duration_seconds"] is not None
             ]
             recovery_times = recovered.get(key, [])
             summary[(*key, window)] = {
                 "window_start": start,
                 "window_end": end,
                 "total_runs": len(group),
-                "completed_runs": sum(s in ("success", "failed", "cancelled", "skipped") for s in statuses),
+                "completed_runs": sum(
+                    s in ("success", "failed", "cancelled", "skipped") for s in statuses
+                ),
                 "successful_runs": successes,
                 "failed_runs": failures,
                 "cancelled_runs": statuses.count("cancelled"),
-                "success_rate": successes / (successes + failures) if successes + failures else None,
+                "success_rate": successes / (successes + failures)
+                if successes + failures
+                else None,
                 "first_attempt_success_rate": (
-                    first_successes / (first_successes + first_failures) if first_successes + first_failures else None
+                    first_successes / (first_successes + first_failures)
+                    if first_successes + first_failures
+                    else None
                 ),
                 "throughput": len(group) / days,
                 "mttr_seconds": statistics.fmean(recovery_times) if recovery_times else None,
@@ -138,7 +149,9 @@ def expected_summary(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tupl
                 "duration_median_seconds": percentile(durations, 0.5),
                 "duration_p95_seconds": percentile(durations, 0.95),
                 "duration_max_seconds": max(durations) if durations else None,
-                "duration_stddev_seconds": statistics.stdev(durations) if len(durations) > 1 else None,
+                "duration_stddev_seconds": statistics.stdev(durations)
+                if len(durations) > 1
+                else None,
             }
     return summary
 
@@ -148,7 +161,9 @@ def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple,
     runs = [run for run in expected_runs(workflow_runs) if run["created_at"].date() <= as_of]
     grouped: dict[tuple, list[dict]] = defaultdict(list)
     for branch, run in _with_all_branches(runs):
-        grouped[(run["project_slug"], run["workflow_name"], branch, run["created_at"].date())].append(run)
+        grouped[
+            (run["project_slug"], run["workflow_name"], branch, run["created_at"].date())
+        ].append(run)
     daily = {}
     for key, group in grouped.items():
         statuses = [run["canonical_status"] for run in group]
@@ -156,7 +171,8 @@ def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple,
         durations = [
             run["duration_seconds"]
             for run in group
-            if run["canonical_status"] in ("success", "failed") and run["duration_seconds"] is not None
+            if run["canonical_status"] in ("success", "failed")
+            and run["duration_seconds"] is not None
         ]
         daily[key] = {
             "total_runs": len(group),

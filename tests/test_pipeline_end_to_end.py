@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BuiltWarehouse, environment, query, table_counts
-from expected_metrics import expected_daily, expected_runs, expected_summary
 
 from ingestion.settings import PROJECT_ROOT
+
+from conftest import BuiltWarehouse, environment, query, table_counts
+from expected_metrics import expected_daily, expected_runs, expected_summary
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 
@@ -28,7 +29,9 @@ DAILY_COLUMNS = [
 ]  # fmt: skip
 
 
-def rows_by_key(warehouse: Path, table: str, key_columns: list[str], value_columns: list[str]) -> dict[tuple, dict]:
+def rows_by_key(
+    warehouse: Path, table: str, key_columns: list[str], value_columns: list[str]
+) -> dict[tuple, dict]:
     rows = query(warehouse, f"select {', '.join(key_columns + value_columns)} from marts.{table}")
     width = len(key_columns)
     return {row[:width]: dict(zip(value_columns, row[width:], strict=True)) for row in rows}
@@ -42,16 +45,33 @@ def assert_same(actual: dict, expected: dict, context: object) -> None:
             assert actual[column] == value, (context, column)
 
 
-def test_every_workflow_lands_once_with_its_canonical_status(built_warehouse: BuiltWarehouse) -> None:
-    expected = {run["workflow_id"]: run for run in expected_runs(built_warehouse.org.workflow_runs())}
+def test_every_workflow_lands_once_with_its_canonical_status(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    expected = {
+        run["workflow_id"]: run for run in expected_runs(built_warehouse.org.workflow_runs())
+    }
     rows = query(
         built_warehouse.path,
         "select run_id, run_attempt, status, provider_status, branch, is_default_branch, trigger, "
         "created_at, stopped_at, duration_seconds from marts.fct_ci_workflow_runs",
     )
     assert len(rows) == len(expected) == len(built_warehouse.org.workflows)
-    default_branch = {project.slug: project.default_branch for project in built_warehouse.org.projects}
-    for run_id, attempt, status, provider_status, branch, is_default, trigger, created, stopped, duration in rows:
+    default_branch = {
+        project.slug: project.default_branch for project in built_warehouse.org.projects
+    }
+    for (
+        run_id,
+        attempt,
+        status,
+        provider_status,
+        branch,
+        is_default,
+        trigger,
+        created,
+        stopped,
+        duration,
+    ) in rows:
         run = expected[run_id]
         assert (attempt, status, provider_status, branch) == (
             run["run_attempt"], run["canonical_status"], run["status"], run["branch"],
@@ -59,7 +79,11 @@ def test_every_workflow_lands_once_with_its_canonical_status(built_warehouse: Bu
         assert is_default == (run["branch"] == default_branch[run["project_slug"]])
         assert trigger == ("tag" if run["tag"] else run["trigger_type"])
         assert (created, stopped) == (run["created_at"], run["stopped_at"])
-        assert duration == (None if run["duration_seconds"] is None else pytest.approx(run["duration_seconds"], **APPROX))
+        assert duration == (
+            None
+            if run["duration_seconds"] is None
+            else pytest.approx(run["duration_seconds"], **APPROX)
+        )
     # The organisation really exercises the rules: reruns, tags and unfinished runs are present.
     assert {row[1] for row in rows} >= {1, 2}
     assert {row[2] for row in rows} >= {"success", "failed", "cancelled", "in_progress"}
@@ -88,14 +112,19 @@ def test_workflow_daily_matches_independent_computation(built_warehouse: BuiltWa
     org = built_warehouse.org
     expected = expected_daily(org.workflow_runs(), org.as_of)
     actual = rows_by_key(
-        built_warehouse.path, "ci_workflow_daily", ["project_slug", "workflow_name", "branch", "day"], DAILY_COLUMNS
+        built_warehouse.path,
+        "ci_workflow_daily",
+        ["project_slug", "workflow_name", "branch", "day"],
+        DAILY_COLUMNS,
     )
     assert set(actual) == set(expected)
     for key, values in expected.items():
         assert_same(actual[key], values, key)
 
 
-def test_marts_are_in_schema_marts_with_their_contract_types(built_warehouse: BuiltWarehouse) -> None:
+def test_marts_are_in_schema_marts_with_their_contract_types(
+    built_warehouse: BuiltWarehouse,
+) -> None:
     types = dict(
         query(
             built_warehouse.path,
@@ -109,7 +138,10 @@ def test_marts_are_in_schema_marts_with_their_contract_types(built_warehouse: Bu
     assert types["fct_ci_workflow_runs.is_first_attempt"] == "BOOLEAN"
     assert types["ci_workflow_daily.day"] == "DATE"
     # Columns whose data arrives with later sources are present from the start (NULL for now).
-    assert {"ci_workflow_summary.queued_median_seconds", "ci_workflow_summary.total_credits_used"} <= set(types)
+    assert {
+        "ci_workflow_summary.queued_median_seconds",
+        "ci_workflow_summary.total_credits_used",
+    } <= set(types)
 
 
 def test_second_run_on_unchanged_data_changes_no_row_count(built_warehouse: BuiltWarehouse) -> None:
@@ -117,7 +149,9 @@ def test_second_run_on_unchanged_data_changes_no_row_count(built_warehouse: Buil
 
     before = table_counts(built_warehouse.path)
     assert before["raw_circleci.workflows"] == len(built_warehouse.org.workflows)
-    assert before["raw_circleci.jobs"] == sum(len(jobs) for jobs in built_warehouse.org.workflow_jobs.values())
+    assert before["raw_circleci.jobs"] == sum(
+        len(jobs) for jobs in built_warehouse.org.workflow_jobs.values()
+    )
     pipeline_requests = built_warehouse.emulator.request_log.copy()
     with environment(**built_warehouse.env):
         assert run_pipeline(["circleci"], log_level="WARNING")
@@ -128,7 +162,9 @@ def test_second_run_on_unchanged_data_changes_no_row_count(built_warehouse: Buil
     assert 0 < workflow_listings < len(built_warehouse.org.pipelines) / 4
 
 
-def test_dbt_unit_tests_pass_against_the_built_warehouse(built_warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+def test_dbt_unit_tests_pass_against_the_built_warehouse(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
     dbt = Path(sys.executable).parent / "dbt"
     with environment(**built_warehouse.env):
         completed = subprocess.run(

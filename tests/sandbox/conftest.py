@@ -18,7 +18,9 @@ from sandbox import CircleCIEmulator, generate_organisation
 
 AS_OF = dt.date(2026, 11, 29)
 # shared/ sits beside the checkout (in CI too): <root>/../shared/api-samples.
-SCHEMAS_PATH = Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "circleci" / "_schemas.json"
+SCHEMAS_PATH = (
+    Path(__file__).resolve().parents[3] / "shared" / "api-samples" / "circleci" / "_schemas.json"
+)
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -1,0 +1,232 @@
+"""The dlt CircleCI source against the emulator, without Dagster: completeness, incremental
+loads, merges, retries, failed loads that resume, and the 401 message."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import logging
+import traceback
+from pathlib import Path
+
+import dlt
+import duckdb
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from ingestion.circleci import SourceAuthError, circleci_source, parse_list
+from sandbox import CircleCIEmulator, Organisation, generate_organisation
+
+AS_OF = dt.date(2026, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def small_org() -> Organisation:
+    return generate_organisation(AS_OF, seed=5, days=20, pipelines_per_weekday=4)
+
+
+def load(
+    emulator: CircleCIEmulator, org: Organisation, folder: Path, **overrides: object
+) -> dlt.Pipeline:
+    settings: dict[str, object] = {
+        "project_slugs": ",".join(project.slug for project in org.projects),
+        "api_token": emulator.token,
+        "base_url": emulator.base_url,
+        "as_of": org.as_of,
+        "initial_days": org.days,
+        "backoff_factor": 0.01,
+        **overrides,
+    }
+    pipeline = dlt.pipeline(
+        pipeline_name="circleci_test",
+        destination=dlt.destinations.duckdb(str(folder / "warehouse.duckdb")),
+        dataset_name="raw_circleci",
+        pipelines_dir=str(folder / "dlt"),
+    )
+    pipeline.run(circleci_source(**settings), loader_file_format="parquet")
+    return pipeline
+
+
+def rows(folder: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def count(folder: Path, table: str) -> int:
+    return rows(folder, f"select count(*) from raw_circleci.{table}")[0][0]
+
+
+def job_total(org: Organisation) -> int:
+    return sum(len(jobs) for jobs in org.workflow_jobs.values())
+
+
+def test_full_load_has_every_record_once(small_org: Organisation, tmp_path: Path) -> None:
+    with CircleCIEmulator(small_org) as emulator:
+        load(emulator, small_org, tmp_path)
+        log = emulator.request_log
+    assert count(tmp_path, "projects") == len(small_org.projects)
+    assert count(tmp_path, "pipelines") == len(small_org.pipelines)
+    assert count(tmp_path, "workflows") == len(small_org.workflows)
+    assert count(tmp_path, "jobs") == job_total(small_org)
+    assert rows(tmp_path, "select count(distinct id) = count(*) from raw_circleci.jobs") == [
+        (True,)
+    ]
+    # One workflow listing per pipeline and one job listing per workflow: nothing fetched twice.
+    assert log[("GET /pipeline/{pipeline-id}/workflow", 200)] == len(small_org.pipelines)
+    assert log[("GET /workflow/{id}/job", 200)] == len(small_org.workflows)
+    # Free-form objects stay single JSON columns; tag-triggered pipelines keep their tag.
+    columns = {
+        name
+        for (name,) in rows(
+            tmp_path, "select column_name from information_schema.columns where table_name = 'jobs'"
+        )
+    }
+    assert {"requires", "dependencies", "workflow_id"} <= columns
+    assert not any(name.startswith("requires__") for name in columns)
+    tags = rows(
+        tmp_path,
+        "select count(*) from raw_circleci.pipelines where vcs__tag is not null and vcs__branch is null",
+    )
+    assert tags[0][0] == sum(1 for p in small_org.pipelines if "tag" in p["vcs"])
+
+
+def test_first_load_starts_initial_days_before_the_report_end(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    with CircleCIEmulator(small_org) as emulator:
+        load(emulator, small_org, tmp_path, initial_days=7)
+    start = dt.datetime.combine(AS_OF + dt.timedelta(days=1 - 7), dt.time(), tzinfo=dt.UTC)
+    expected = sum(
+        1 for p in small_org.pipelines if dt.datetime.fromisoformat(p["created_at"]) >= start
+    )
+    assert 0 < expected < len(small_org.pipelines)
+    assert count(tmp_path, "pipelines") == expected
+
+
+def as_seen_before(org: Organisation, cutoff: dt.datetime, still_running: str) -> Organisation:
+    """The organisation as an earlier load saw it: pipelines created before `cutoff`, and one
+    workflow (`still_running`) not finished yet."""
+    pipelines = [p for p in org.pipelines if dt.datetime.fromisoformat(p["created_at"]) < cutoff]
+    kept = {p["id"] for p in pipelines}
+    workflows = copy.deepcopy([w for w in org.workflows if w["pipeline_id"] in kept])
+    for workflow in workflows:
+        if workflow["id"] == still_running:
+            workflow.update(status="running", stopped_at=None)
+    return dataclasses.replace(
+        org,
+        pipelines=pipelines,
+        workflows=workflows,
+        workflow_jobs={w["id"]: org.workflow_jobs[w["id"]] for w in workflows},
+    )
+
+
+def test_daily_load_adds_new_runs_and_merges_status_changes(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    cutoff = dt.datetime.combine(AS_OF - dt.timedelta(days=4), dt.time(12), tzinfo=dt.UTC)
+    recent_success = next(
+        w for w in reversed(small_org.workflows)
+        if w["status"] == "success" and dt.datetime.fromisoformat(w["created_at"]) < cutoff - dt.timedelta(days=1)
+    )  # fmt: skip
+    yesterday = as_seen_before(small_org, cutoff, still_running=recent_success["id"])
+    with CircleCIEmulator(yesterday) as emulator:
+        load(emulator, yesterday, tmp_path)
+    assert count(tmp_path, "workflows") == len(yesterday.workflows) < len(small_org.workflows)
+    status = f"select status, stopped_at is null from raw_circleci.workflows where id = '{recent_success['id']}'"
+    assert rows(tmp_path, status) == [("running", True)]
+
+    with CircleCIEmulator(small_org) as emulator:
+        load(emulator, small_org, tmp_path)
+        log = emulator.request_log
+    assert count(tmp_path, "pipelines") == len(small_org.pipelines)
+    assert count(tmp_path, "workflows") == len(small_org.workflows)
+    assert count(tmp_path, "jobs") == job_total(small_org)
+    assert rows(tmp_path, status) == [("success", False)]
+    # Per project, only the lookback window (7 days before the newest pipeline already loaded)
+    # is read again, plus what is new.
+    watermarks: dict[str, dt.datetime] = {}
+    for pipeline in yesterday.pipelines:
+        created = dt.datetime.fromisoformat(pipeline["created_at"])
+        watermarks[pipeline["project_slug"]] = max(
+            created, watermarks.get(pipeline["project_slug"], created)
+        )
+    reread = sum(
+        1
+        for p in small_org.pipelines
+        if dt.datetime.fromisoformat(p["created_at"])
+        >= watermarks[p["project_slug"]] - dt.timedelta(days=7)
+    )
+    assert log[("GET /pipeline/{pipeline-id}/workflow", 200)] == reread < len(small_org.pipelines)
+
+
+def test_rate_limits_and_server_errors_are_retried_without_loss(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    with CircleCIEmulator(small_org) as emulator:
+        emulator.inject_faults(429, 2, retry_after=0, path_contains="/pipeline?")
+        emulator.inject_faults(429, 2, retry_after=0, path_contains="/pipeline?page-token")
+        emulator.inject_faults(500, 3, path_contains="/workflow")
+        emulator.inject_faults(503, 2, path_contains="/job")
+        load(emulator, small_org, tmp_path)
+        assert emulator.pending_faults() == 0
+        log = emulator.request_log
+    assert log[("GET /project/{project-slug}/pipeline", 429)] == 4
+    assert (
+        log[("GET /pipeline/{pipeline-id}/workflow", 500)] + log[("GET /workflow/{id}/job", 500)]
+        == 3
+    )
+    assert count(tmp_path, "pipelines") == len(small_org.pipelines)
+    assert count(tmp_path, "workflows") == len(small_org.workflows)
+    assert count(tmp_path, "jobs") == job_total(small_org)
+
+
+def test_a_failed_load_resumes_without_duplicates_or_gaps(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    with CircleCIEmulator(small_org) as emulator:
+        # Past the retry budget: the load dies part-way through the job listings.
+        emulator.inject_faults(500, 40, path_contains="/job")
+        with pytest.raises(PipelineStepFailed):
+            load(emulator, small_org, tmp_path, max_attempts=2)
+        emulator.clear_faults()
+        load(emulator, small_org, tmp_path)
+    assert count(tmp_path, "pipelines") == len(small_org.pipelines)
+    assert count(tmp_path, "workflows") == len(small_org.workflows)
+    assert count(tmp_path, "jobs") == job_total(small_org)
+    assert rows(tmp_path, "select count(distinct id) = count(*) from raw_circleci.workflows") == [
+        (True,)
+    ]
+
+
+def test_unauthorized_names_the_variable_and_never_the_token(
+    small_org: Organisation, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "wrong-token-5f2b9c"
+    caplog.set_level(logging.DEBUG)
+    with CircleCIEmulator(small_org) as emulator, pytest.raises(PipelineStepFailed) as failure:
+        load(emulator, small_org, tmp_path, api_token=secret)
+    chain, error = [], failure.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(error, SourceAuthError) for error in chain), chain
+    text = "".join(traceback.format_exception(failure.value))
+    assert "CircleCI rejected the API token (HTTP 401)" in text
+    assert "SOURCES__CIRCLECI__API_TOKEN" in text
+    assert secret not in text
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("gh/a/b", ["gh/a/b"]),
+        ("gh/a/b, gh/a/c", ["gh/a/b", "gh/a/c"]),
+        ('["gh/a/b", "circleci/x/y"]', ["gh/a/b", "circleci/x/y"]),
+        ("", []),
+        (["gh/a/b"], ["gh/a/b"]),
+    ],
+)
+def test_project_slugs_accept_comma_or_json_lists(value: object, expected: list[str]) -> None:
+    assert parse_list(value) == expected

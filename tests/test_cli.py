@@ -1,0 +1,80 @@
+"""The `insights` command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import PROJECT_ROOT
+from orchestration.cli import main, print_summary
+
+from conftest import BuiltWarehouse, query
+
+
+def insights(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    executable = Path(sys.executable).parent / "insights"
+    clean = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SOURCES__", "INSIGHTS_"))
+    }
+    return subprocess.run(
+        [str(executable), *args],
+        cwd=PROJECT_ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_run_without_any_source_configured_skips_them_and_builds_empty_marts(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    completed = insights("run", "--as-of", "2026-03-15", env={"INSIGHTS_WAREHOUSE": str(warehouse)})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    output = completed.stdout + completed.stderr
+    assert (
+        output.count(
+            "CircleCI: not configured (set SOURCES__CIRCLECI__API_TOKEN and SOURCES__CIRCLECI__PROJECT_SLUGS); skipped."
+        )
+        == 1
+    )
+    assert query(warehouse, "select count(*) from marts.ci_workflow_summary") == [(0,)]
+    assert "(no workflow runs in the last 90 days)" in completed.stdout
+
+
+def test_run_rejects_an_unknown_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--select", "jenkins"]) == 2
+    assert "unknown source(s) jenkins; known: circleci" in capsys.readouterr().err
+
+
+def test_bad_report_date_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--as-of", "15/03/2026"])
+    assert exit_info.value.code == 2
+    assert "expected a date like 2026-11-29" in capsys.readouterr().err
+
+
+def test_summary_prints_the_marts_numbers(
+    built_warehouse: BuiltWarehouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_summary(built_warehouse.path, built_warehouse.org.as_of)
+    printed = capsys.readouterr().out
+    project, workflow, runs, rate = query(
+        built_warehouse.path,
+        "select project_slug, workflow_name, total_runs, success_rate from marts.ci_workflow_summary "
+        "where branch = '*' and reporting_window = '90d' order by project_slug, workflow_name limit 1",
+    )[0]
+    line = next(
+        line
+        for line in printed.splitlines()
+        if line.startswith(project) and f" {workflow} " in line and "90d" in line
+    )
+    assert line.split()[3:5] == [str(runs), f"{rate * 100:.1f}%"]
+    assert str(built_warehouse.path) in printed
