@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 import urllib.request
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -22,7 +19,7 @@ from dagster_dlt import DagsterDltResource
 from ingestion import SOURCES, configured_sources
 
 from .ingestion_assets import circleci_raw_tables, raw_asset_keys
-from .transform_assets import dbt_project, warehouse_models
+from .transform_assets import DBT_EXECUTABLE, dbt_project, warehouse_models
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +112,6 @@ defs = dg.Definitions(
     sensors=[alert_on_run_failure],
     resources={
         "dlt": DagsterDltResource(),
-        # The dbt beside this interpreter, so a venv works without being activated.
-        "dbt": DbtCliResource(
-            project_dir=dbt_project,
-            dbt_executable=shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt",
-        ),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
 )

@@ -1,8 +1,11 @@
 """Dagster assets for the dbt project: every model an asset, every dbt data test an asset check."""
 
 import json
+import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,11 +24,29 @@ from .ingestion_assets import WAREHOUSE_POOL
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
+# The dbt beside this interpreter, so a venv works without being activated (dagster-dbt runs
+# dbt as a subprocess and would otherwise look it up on PATH).
+DBT_EXECUTABLE = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# `dagster dev` re-parses on start; other entry points (CLI, tests) need a manifest to exist.
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = (path for folder in ("models", "macros", "tests") for path in (DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(path.stat().st_mtime > built for path in [*sources, DBT_PROJECT_DIR / "dbt_project.yml"])
+
+
+# The asset graph is read from the manifest: parse when it is missing or behind the models
+# (`dagster dev` sets DAGSTER_IS_DEV_CLI and prepare_if_dev() re-parses anyway).
+if manifest_is_stale(dbt_project):
+    DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
+        ["parse", "--quiet"], target_path=dbt_project.target_path
+    ).wait()
 dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    dbt_project.preparer.prepare(dbt_project)
 
 MART_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36))
 

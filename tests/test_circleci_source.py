@@ -18,7 +18,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ingestion.circleci import SourceAuthError, circleci_source, parse_list
 from sandbox import CircleCIEmulator, Organisation, generate_organisation
 
-AS_OF = dt.date(2026, 3, 15)
+from pipeline_support import AS_OF
 
 
 @pytest.fixture(scope="module")

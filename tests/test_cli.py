@@ -12,7 +12,7 @@ import pytest
 from ingestion.settings import PROJECT_ROOT
 from orchestration.cli import main, print_summary
 
-from conftest import BuiltWarehouse, query
+from pipeline_support import BuiltWarehouse, query
 
 
 def insights(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ from orchestration.definitions import (
 )
 from orchestration.transform_assets import dbt_build_args
 
-from conftest import environment
+from pipeline_support import environment
 
 RAW_TABLES = {"projects", "pipelines", "workflows", "jobs"}
 UNCONFIGURED = {

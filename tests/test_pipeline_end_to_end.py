@@ -12,8 +12,8 @@ import pytest
 
 from ingestion.settings import PROJECT_ROOT
 
-from conftest import BuiltWarehouse, environment, query, table_counts
 from expected_metrics import expected_daily, expected_runs, expected_summary
+from pipeline_support import BuiltWarehouse, environment, query, table_counts
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
 
