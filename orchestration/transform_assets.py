@@ -36,8 +36,14 @@ def manifest_is_stale(project: DbtProject) -> bool:
     if not project.manifest_path.exists():
         return True
     built = project.manifest_path.stat().st_mtime
-    sources = (path for folder in ("models", "macros", "tests") for path in (DBT_PROJECT_DIR / folder).rglob("*"))
-    return any(path.stat().st_mtime > built for path in [*sources, DBT_PROJECT_DIR / "dbt_project.yml"])
+    sources = (
+        path
+        for folder in ("models", "macros", "tests")
+        for path in (DBT_PROJECT_DIR / folder).rglob("*")
+    )
+    return any(
+        path.stat().st_mtime > built for path in [*sources, DBT_PROJECT_DIR / "dbt_project.yml"]
+    )
 
 
 # The asset graph is read from the manifest: parse when it is missing or behind the models

@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import http.client
 import json
+import os
 import re
 import urllib.parse
 from pathlib import Path
@@ -122,6 +123,12 @@ def _format_checker() -> jsonschema.FormatChecker:
 @pytest.fixture(scope="session")
 def validators():
     """endpoint template -> validator of its 200 body."""
+    if not SCHEMAS_PATH.exists():
+        # A clone without the team's shared/ folder beside it; CI has it and sets
+        # INSIGHTS_REQUIRE_SHARED=1 so that a missing folder fails instead of skipping.
+        if os.environ.get("INSIGHTS_REQUIRE_SHARED") == "1":
+            pytest.fail(f"vendor schemas not found at {SCHEMAS_PATH}")
+        pytest.skip(f"vendor schemas not found at {SCHEMAS_PATH}")
     raw = json.loads(SCHEMAS_PATH.read_text())["endpoints"]
     result = {}
     for endpoint, spec in raw.items():
