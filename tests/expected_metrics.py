@@ -86,6 +86,15 @@ def expected_recoveries(runs: list[dict]) -> list[dict]:
     return recoveries
 
 
+def measured_durations(runs: Iterable[dict]) -> list[float]:
+    """Durations count finished work only: success and failed runs with an end time."""
+    return [
+        run["duration_seconds"]
+        for run in runs
+        if run["canonical_status"] in ("success", "failed") and run["duration_seconds"] is not None
+    ]
+
+
 def _with_all_branches(rows: Iterable[dict]) -> Iterable[tuple[str, dict]]:
     for row in rows:
         yield row["branch"], row
@@ -115,12 +124,7 @@ def expected_summary(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tupl
             successes, failures = statuses.count("success"), statuses.count("failed")
             first = [run["canonical_status"] for run in group if run["run_attempt"] == 1]
             first_successes, first_failures = first.count("success"), first.count("failed")
-            durations = [
-                run["duration_seconds"]
-                for run in group
-                if run["canonical_status"] in ("success", "failed")
-                and run["duration_seconds"] is not None
-            ]
+            durations = measured_durations(group)
             recovery_times = recovered.get(key, [])
             summary[(*key, window)] = {
                 "window_start": start,
@@ -168,12 +172,7 @@ def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple,
     for key, group in grouped.items():
         statuses = [run["canonical_status"] for run in group]
         successes, failures = statuses.count("success"), statuses.count("failed")
-        durations = [
-            run["duration_seconds"]
-            for run in group
-            if run["canonical_status"] in ("success", "failed")
-            and run["duration_seconds"] is not None
-        ]
+        durations = measured_durations(group)
         daily[key] = {
             "total_runs": len(group),
             "successful_runs": successes,
