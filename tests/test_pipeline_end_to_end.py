@@ -184,3 +184,11 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(
         "int_ci_workflow_recoveries_streaks": "pass",
         "fct_ci_workflow_runs_circleci_attempts_and_durations": "pass",
     }
+
+
+def test_the_api_token_is_stored_nowhere(built_warehouse: BuiltWarehouse) -> None:
+    token = built_warehouse.emulator.token.encode()
+    folder = built_warehouse.path.parent  # the warehouse file and dlt's working folder beside it
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    assert built_warehouse.path in files and len(files) > 1
+    assert not [path for path in files if token in path.read_bytes()]
