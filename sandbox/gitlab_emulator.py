@@ -142,7 +142,7 @@ class GitLabEmulator(EmulatorServer):
         if status == 404 and message == "Not Found":
             return {"error": "404 Not Found"}  # an unknown route
         if status == 429:
-            return {"message": "Retry later"}
+            return b"Retry later"  # GitLab's throttle answers in plain text
         if message[:3].isdigit():
             return {"message": message}
         return {"message": f"{status} {message}"}

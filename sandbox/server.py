@@ -55,8 +55,9 @@ class ApiError(Exception):
 @dataclass
 class Response:
     status: int
-    body: Any  # JSON-serialisable
+    body: Any  # JSON-serialisable, or bytes sent as they are (e.g. GitLab's plain-text 429)
     headers: Headers = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -114,6 +115,14 @@ class EmulatorServer:
 
     def error_body(self, status: int, message: str) -> Any:
         return {"message": message}
+
+    def error_response(self, status: int, message: str, headers: Headers | None = None) -> Response:
+        """An error in the provider's shape; an `error_body` of bytes is sent as plain text."""
+        body = self.error_body(status, message)
+        content_type = (
+            "text/plain; charset=utf-8" if isinstance(body, bytes) else Response.content_type
+        )
+        return Response(status, body, dict(headers or {}), content_type)
 
     def route(self, template: str, pattern: str, handler: Callable[..., Any]) -> None:
         self.routes.append(Route(template, re.compile(pattern), handler))
@@ -237,27 +246,16 @@ class EmulatorServer:
         template, route, params = self._match(method, split.path)
         fault = self._take_fault(raw_target)
         if fault is not None and fault.kind == "status":
-            return (
-                template,
-                Response(
-                    fault.status,
-                    self.error_body(fault.status, _phrase(fault.status)),
-                    fault.headers,
-                ),
-                None,
-            )
+            response = self.error_response(fault.status, _phrase(fault.status), fault.headers)
+            return template, response, None
         if not self.authorised(headers, query):
             return template, self.unauthorized(), None
         if route is None:
-            return template, Response(404, self.error_body(404, "Not Found")), None
+            return template, self.error_response(404, "Not Found"), None
         try:
             result = route.handler(params, query, headers)
         except ApiError as error:
-            return (
-                template,
-                Response(error.status, self.error_body(error.status, error.message), error.headers),
-                None,
-            )
+            return template, self.error_response(error.status, error.message, error.headers), None
         response = result if isinstance(result, Response) else Response(200, result)
         return template, response, fault
 
@@ -331,19 +329,27 @@ def _make_handler(emulator: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 template, response, fault = emulator.handle(self.command, self.path, headers)
                 if fault is not None and fault.kind == "body" and fault.mutate is not None:
                     response.body = fault.mutate(response.body)
-                payload = json.dumps(response.body).encode()
+                payload = (
+                    response.body
+                    if isinstance(response.body, bytes)
+                    else json.dumps(response.body).encode()
+                )
             except Exception:  # a bug in the emulator: answer like a server would, and log it
                 log.exception("%s emulator failed on %s %s", emulator.name, self.command, self.path)
                 template, fault = f"{self.command} {{error}}", None
-                response = Response(500, emulator.error_body(500, "Internal Server Error"))
-                payload = json.dumps(response.body).encode()
+                response = emulator.error_response(500, "Internal Server Error")
+                payload = (
+                    response.body
+                    if isinstance(response.body, bytes)
+                    else json.dumps(response.body).encode()
+                )
             emulator._record(template, response.status)
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.seconds)
             if fault is not None and fault.kind == "malformed":
                 payload = b"<html><body>502 Bad Gateway</body></html>"
             self.send_response(response.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in response.headers.items():
                 self.send_header(name, value)

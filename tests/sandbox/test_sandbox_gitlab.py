@@ -397,8 +397,10 @@ def test_auth(client, project, api):
 
 def test_rate_limit_headers(client, project, api):
     api.inject_rate_limit(1, retry_after=17, path_contains="/pipelines")
-    status, headers, _ = client.raw(f"/projects/{project.id}/pipelines")
+    status, headers, body = client.raw(f"/projects/{project.id}/pipelines")
     assert status == 429 and headers["retry-after"] == "17"
+    # GitLab's throttle answers in plain text, not JSON.
+    assert (body, headers["content-type"]) == (b"Retry later", "text/plain; charset=utf-8")
     for name in ("limit", "name", "observed", "remaining", "reset", "resettime"):
         assert f"ratelimit-{name}" in headers
     assert headers["ratelimit-remaining"] == "0"
