@@ -1,22 +1,43 @@
-"""Sandbox: a simulated engineering organisation and a local CircleCI API v2 emulator.
+"""Sandbox: a simulated engineering organisation and faithful emulators of the APIs it uses.
 
-Why it exists: the ingestion, dbt models and Dagster jobs must be developed, demoed and tested
-offline, deterministically and fast. :func:`generate_organisation` invents ~90 days of CI
-activity (pipelines, workflows, jobs, job details, insights runs) from a seed and a report date,
-and keeps ground-truth tables next to the API objects; :class:`CircleCIEmulator` serves those
-objects on 127.0.0.1 in exactly the shapes CircleCI API v2 returns, with auth, cursor
-pagination, filters and injectable faults.
+Why it exists: the ingestion, dbt models and Dagster jobs must be developed, demoed, tested and
+benchmarked offline, deterministically, before anyone has a token. Each provider's part of the
+organisation is generated from a seed and the report date, one UTC day at a time
+(:mod:`sandbox.partitions`), keeps ground-truth tables beside the API objects, and is served on
+127.0.0.1 in exactly the shapes the real API returns, with its auth, paging, filters, rate-limit
+headers and injectable faults (:mod:`sandbox.server`).
 
-Only the Python standard library is used, so the sandbox is cheap to import anywhere::
+    from sandbox import serve, simulate_organisation
 
-    from sandbox import CircleCIEmulator, generate_organisation
-
-    org = generate_organisation(datetime.date(2026, 11, 29))
-    with CircleCIEmulator(org) as api:
-        ...  # point the dlt source at api.base_url with api.token
+    organisation = simulate_organisation(datetime.date(2026, 11, 29))
+    with serve(organisation) as emulators:
+        os.environ.update(emulators.environment(organisation))
+        ...  # run the sources against the emulators
 """
 
 from sandbox.circleci_emulator import CircleCIEmulator
+from sandbox.github_emulator import GitHubEmulator
+from sandbox.github_org import GitHubOrganisation
+from sandbox.gitlab_emulator import GitLabEmulator
+from sandbox.gitlab_org import GitLabOrganisation
+from sandbox.octopus_emulator import OctopusEmulator
+from sandbox.octopus_org import OctopusOrganisation
 from sandbox.organisation import CircleCIProject, Organisation, generate_organisation
+from sandbox.simulation import Emulators, SimulatedOrganisation, serve, simulate_organisation
 
-__all__ = ["CircleCIEmulator", "CircleCIProject", "Organisation", "generate_organisation"]
+__all__ = [
+    "CircleCIEmulator",
+    "CircleCIProject",
+    "Emulators",
+    "GitHubEmulator",
+    "GitHubOrganisation",
+    "GitLabEmulator",
+    "GitLabOrganisation",
+    "OctopusEmulator",
+    "OctopusOrganisation",
+    "Organisation",
+    "SimulatedOrganisation",
+    "generate_organisation",
+    "serve",
+    "simulate_organisation",
+]

@@ -2,10 +2,13 @@
 
 Why this exists: the dlt source must be exercised end to end (auth, escaped slugs, cursor
 pagination, filters, retries on 429/5xx) without network access or a CircleCI account. The
-emulator serves an :class:`~sandbox.organisation.Organisation` verbatim, so every response body
-has the exact shape of the real API (see ``shared/api-samples/circleci`` beside the checkout).
+emulator serves an :class:`~sandbox.organisation.Organisation` in the exact shapes of the real API
+(see ``shared/api-samples/circleci`` beside the checkout). It never materialises the
+organisation: every response is cut from the one or few generated days it needs (ids carry their
+day, pipeline pages walk the days backwards), so a benchmark-scale organisation is served in
+bounded memory.
 
-It is a ``ThreadingHTTPServer`` bound to ``127.0.0.1`` on a free port, run in a daemon thread::
+It runs on :class:`~sandbox.server.EmulatorServer` (127.0.0.1, free port, daemon thread)::
 
     with CircleCIEmulator(generate_organisation(as_of)) as api:
         requests.get(f"{api.base_url}/project/gh/acme/web-app/pipeline",
@@ -19,13 +22,18 @@ Behaviour mirrored from CircleCI:
 * Paged endpoints return ``{"items": [...], "next_page_token": <opaque>|null}`` and take
   ``page-token``; there is no page-size parameter (the page size is fixed per emulator).
 * Pipelines and insights runs come newest first. Workflows of a pipeline come in creation
-  order; jobs of a workflow in topological (API) order, unpaged.
-* Insights workflow runs default to the project's default branch unless ``branch`` or
-  ``all-branches=true`` is given, and filter ``created_at`` by ``start-date``/``end-date``.
+  order; jobs of a workflow in topological (API) order, unpaged; test results in suite order.
+* Insights runs (workflows and jobs) default to the project's default branch unless ``branch``
+  or ``all-branches=true`` is given, and filter by ``start-date``/``end-date``.
 * Unknown paths and ids give ``404 {"message": "Not Found"}``.
 
-Test hooks: :meth:`CircleCIEmulator.inject_faults` makes the next N matching requests fail
-(e.g. 429 with ``Retry-After``), and :attr:`CircleCIEmulator.request_log` counts requests per
+Time travel: :attr:`CircleCIEmulator.at` (a tz-aware datetime, default None = the end of
+``as_of``) serves the organisation as it looked at that instant: nothing created later, work in
+flight running/queued/on hold. It can be changed between requests (a "yesterday" load, then
+today's).
+
+Test hooks (from :class:`~sandbox.server.EmulatorServer`): ``inject_faults`` (e.g. 429 with
+``Retry-After``), slow/truncated/malformed bodies, ``request_log`` counting requests per
 (endpoint template, status).
 """
 
@@ -33,272 +41,92 @@ from __future__ import annotations
 
 import base64
 import binascii
-import collections
 import datetime as dt
 import hashlib
-import http
 import json
-import logging
-import re
-import socket
-import sys
-import threading
-import urllib.parse
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
 
-from sandbox.organisation import Organisation, parse_timestamp
-
-log = logging.getLogger(__name__)
+from sandbox.organisation import CircleCIProject, Organisation, ProjectTimeline, to_ms
+from sandbox.server import ApiError, EmulatorServer, Headers, Query, Response, last
 
 API_PREFIX = "/api/v2"
 UNAUTHORIZED_MESSAGE = "You must log in first."
 NOT_FOUND_MESSAGE = "Not Found"
 INSIGHTS_MAX_RANGE = dt.timedelta(days=90)
+UNKNOWN_ENDPOINT = "GET {unknown}"
 
 # Endpoint templates are spelled as in _schemas.json so request_log keys can be matched to
 # response schemas directly.
 _SLUG = r"(?P<slug>[^/]+/[^/]+/[^/]+)"
-_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (template, re.compile(pattern), handler)
-    for template, pattern, handler in (
-        ("GET /project/{project-slug}", rf"^/project/{_SLUG}$", "_get_project"),
-        (
-            "GET /project/{project-slug}/pipeline",
-            rf"^/project/{_SLUG}/pipeline$",
-            "_list_pipelines",
-        ),
-        (
-            "GET /project/{project-slug}/job/{job-number}",
-            rf"^/project/{_SLUG}/job/(?P<number>[^/]+)$",
-            "_get_job_details",
-        ),
-        ("GET /pipeline/{pipeline-id}", r"^/pipeline/(?P<id>[^/]+)$", "_get_pipeline"),
-        (
-            "GET /pipeline/{pipeline-id}/workflow",
-            r"^/pipeline/(?P<id>[^/]+)/workflow$",
-            "_list_workflows",
-        ),
-        ("GET /workflow/{id}", r"^/workflow/(?P<id>[^/]+)$", "_get_workflow"),
-        ("GET /workflow/{id}/job", r"^/workflow/(?P<id>[^/]+)/job$", "_list_jobs"),
-        (
-            "GET /insights/{project-slug}/workflows/{workflow-name}",
-            rf"^/insights/{_SLUG}/workflows/(?P<name>[^/]+)$",
-            "_list_insights_runs",
-        ),
-    )
-)
-UNKNOWN_ENDPOINT = "GET {unknown}"
 
 
-class ApiError(Exception):
-    """Raised by a route handler to answer with ``{"message": ...}`` and a status code."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class _Fault:
-    status: int
-    remaining: int
-    retry_after: int | None
-    path_contains: str
-
-
-@dataclass
-class _Response:
-    status: int
-    body: dict
-    headers: dict[str, str]
-
-
-class _Index:
-    """Lookup tables over the organisation, built once so requests are O(page)."""
-
-    def __init__(self, org: Organisation) -> None:
-        self.projects = {p.slug: p for p in org.projects}
-        newest_first = sorted(
-            org.pipelines, key=lambda p: (p["created_at"], p["number"]), reverse=True
-        )
-        self.pipelines_by_project: dict[str, list[dict]] = collections.defaultdict(list)
-        for pipeline in newest_first:
-            self.pipelines_by_project[pipeline["project_slug"]].append(pipeline)
-        self.pipelines = {p["id"]: p for p in org.pipelines}
-        self.workflows = {w["id"]: w for w in org.workflows}
-        self.workflows_by_pipeline: dict[str, list[dict]] = {p: [] for p in self.pipelines}
-        for wf in sorted(org.workflows, key=lambda w: (w["created_at"], w["id"])):
-            self.workflows_by_pipeline[wf["pipeline_id"]].append(wf)
-        self.workflow_jobs = org.workflow_jobs
-        self.job_details = org.job_details
-        self.insights: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
-        runs = sorted(
-            org.insights_workflow_runs, key=lambda r: (r["created_at"], r["id"]), reverse=True
-        )
-        for run in runs:
-            served = {k: v for k, v in run.items() if k not in ("project_slug", "workflow_name")}
-            self.insights[(run["project_slug"], run["workflow_name"])].append(served)
-        # Workflow names a project has ever run (insights knows them even without finished runs).
-        self.workflow_names = {(w["project_slug"], w["name"]) for w in org.workflows}
-
-
-class CircleCIEmulator:
+class CircleCIEmulator(EmulatorServer):
     """Serves an :class:`Organisation` as CircleCI API v2 on ``127.0.0.1``."""
 
+    name = "circleci"
+    prefix = API_PREFIX
+
     def __init__(
-        self, org: Organisation, *, token: str = "sandbox-circleci-token", page_size: int = 20
+        self,
+        org: Organisation,
+        *,
+        token: str = "sandbox-circleci-token",
+        page_size: int = 20,
+        at: dt.datetime | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
+        super().__init__()
         self.org = org
         self.token = token
         self.page_size = page_size
-        self.request_log: collections.Counter[tuple[str, int]] = collections.Counter()
-        self._index = _Index(org)
-        self._faults: list[_Fault] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self.at = at if at is not None else org.at
+        org.now_ms(self.at)  # validate early
+        for template, pattern, handler in (
+            ("GET /project/{project-slug}", rf"^/project/{_SLUG}$", self._get_project),
+            (
+                "GET /project/{project-slug}/pipeline",
+                rf"^/project/{_SLUG}/pipeline$",
+                self._list_pipelines,
+            ),
+            (
+                "GET /project/{project-slug}/job/{job-number}",
+                rf"^/project/{_SLUG}/job/(?P<number>[^/]+)$",
+                self._get_job_details,
+            ),
+            (
+                "GET /project/{project-slug}/{job-number}/tests",
+                rf"^/project/{_SLUG}/(?P<number>[0-9]+)/tests$",
+                self._list_tests,
+            ),
+            ("GET /pipeline/{pipeline-id}", r"^/pipeline/(?P<id>[^/]+)$", self._get_pipeline),
+            (
+                "GET /pipeline/{pipeline-id}/workflow",
+                r"^/pipeline/(?P<id>[^/]+)/workflow$",
+                self._list_workflows,
+            ),
+            ("GET /workflow/{id}", r"^/workflow/(?P<id>[^/]+)$", self._get_workflow),
+            ("GET /workflow/{id}/job", r"^/workflow/(?P<id>[^/]+)/job$", self._list_jobs),
+            (
+                "GET /insights/{project-slug}/workflows/{workflow-name}",
+                rf"^/insights/{_SLUG}/workflows/(?P<name>[^/]+)$",
+                self._list_insights_runs,
+            ),
+            (
+                "GET /insights/{project-slug}/workflows/{workflow-name}/jobs/{job-name}",
+                rf"^/insights/{_SLUG}/workflows/(?P<name>[^/]+)/jobs/(?P<job>[^/]+)$",
+                self._list_insights_job_runs,
+            ),
+        ):
+            self.route(template, pattern, handler)
 
-    # -- lifecycle --------------------------------------------------------------------------
+    # -- what the base class asks for ---------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/api/v2``; only available once started."""
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{API_PREFIX}"
-
-    def start(self) -> Self:
-        """Bind a free loopback port and serve in a daemon thread. Returns ``self``."""
-        if self._server is not None:
-            return self
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="circleci-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop open keep-alive connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            connections, self._connections = self._connections, set()
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- test hooks -------------------------------------------------------------------------
-
-    def inject_faults(
-        self, status: int, count: int, *, retry_after: int | None = None, path_contains: str = ""
-    ) -> None:
-        """The next ``count`` matching requests get ``status`` with body ``{"message": ...}``.
-
-        ``path_contains`` restricts the fault to requests whose path (raw or URL-decoded,
-        including the query string) contains it. ``retry_after`` adds a ``Retry-After``
-        header (seconds). Faults are checked before authentication, like a gateway would.
-        """
-        if count < 1:
-            return
-        with self._lock:
-            self._faults.append(_Fault(status, count, retry_after, path_contains))
-
-    def clear_faults(self) -> None:
-        """Drop every injected fault not served yet."""
-        with self._lock:
-            self._faults.clear()
-
-    def pending_faults(self) -> int:
-        """How many injected failures have not been served yet."""
-        with self._lock:
-            return sum(f.remaining for f in self._faults)
-
-    # -- request handling (called from server threads) --------------------------------------
-
-    def _handle(
-        self, method: str, raw_target: str, headers: dict[str, str]
-    ) -> tuple[str, _Response]:
-        """Route one request; returns (endpoint template, response)."""
-        split = urllib.parse.urlsplit(raw_target)
-        raw_path = split.path
-        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
-        template, route, params = self._route(method, raw_path)
-
-        fault = self._take_fault(raw_target)
-        if fault is not None:
-            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            return template, _Response(
-                fault.status, {"message": _fault_message(fault.status)}, extra
-            )
-        if not self._authorised(headers, query):
-            return template, _Response(401, {"message": UNAUTHORIZED_MESSAGE}, {})
-        if route is None:
-            status = 405 if template.startswith(("POST", "PUT", "PATCH", "DELETE")) else 404
-            message = NOT_FOUND_MESSAGE if status == 404 else "Method Not Allowed"
-            return template, _Response(status, {"message": message}, {})
-        try:
-            body = route(params, query)
-        except ApiError as exc:
-            return template, _Response(exc.status, {"message": exc.message}, {})
-        return template, _Response(200, body, {})
-
-    def _route(self, method: str, raw_path: str) -> tuple[str, Callable | None, dict[str, str]]:
-        if not raw_path.startswith(API_PREFIX + "/"):
-            return f"{method} {{unknown}}", None, {}
-        # Decode after stripping the prefix so "gh%2Facme%2Fweb-app" becomes three segments.
-        path = urllib.parse.unquote(raw_path[len(API_PREFIX) :]).rstrip("/")
-        for template, pattern, handler in _ROUTES:
-            match = pattern.match(path)
-            if match:
-                if method != "GET":
-                    return f"{method} {template[4:]}", None, {}
-                return template, getattr(self, handler), match.groupdict()
-        return f"{method} {{unknown}}", None, {}
-
-    def _take_fault(self, raw_target: str) -> _Fault | None:
-        decoded = urllib.parse.unquote(raw_target)
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_contains in raw_target or fault.path_contains in decoded:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-    def _authorised(self, headers: dict[str, str], query: dict[str, list[str]]) -> bool:
+    def authorised(self, headers: Headers, query: Query) -> bool:
         if headers.get("circle-token") == self.token:
             return True
-        authorization = headers.get("authorization", "")
-        scheme, _, credentials = authorization.partition(" ")
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(credentials.strip(), validate=True).decode()
@@ -306,29 +134,45 @@ class CircleCIEmulator:
                 return False
             if decoded.partition(":")[0] == self.token:
                 return True
-        return query.get("circle-token", [None])[-1] == self.token
+        return last(query, "circle-token") == self.token
 
-    def _record(self, template: str, status: int) -> None:
-        with self._lock:
-            self.request_log[(template, status)] += 1
+    def unauthorized(self) -> Response:
+        return Response(401, {"message": UNAUTHORIZED_MESSAGE})
 
-    def _track(self, conn: socket.socket, open_: bool) -> None:
-        with self._lock:
-            if open_:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
+    def error_body(self, status: int, message: str) -> dict:
+        return {"message": message}
 
-    # -- endpoints --------------------------------------------------------------------------
+    def handle(self, method: str, raw_target: str, headers: Headers):
+        template, response, fault = super().handle(method, raw_target, headers)
+        if method != "GET" and response.status == 404 and template.endswith("{unknown}"):
+            # A known path with another method: CircleCI answers 405.
+            get_template, route, _ = self._match("GET", raw_target.split("?")[0])
+            if route is not None:
+                template = f"{method} {get_template[4:]}"
+                response = Response(405, {"message": "Method Not Allowed"})
+        return template, response, fault
 
-    def _project(self, slug: str):
-        project = self._index.projects.get(slug)
-        if project is None:
-            raise ApiError(404, NOT_FOUND_MESSAGE)
-        return project
+    # -- helpers ------------------------------------------------------------------------------
 
-    def _get_project(self, params: dict, query: dict) -> dict:
-        project = self._project(params["slug"])
+    @property
+    def now(self) -> int:
+        """The observation instant in epoch ms (``at``, or the end of ``as_of``)."""
+        return self.org.now_ms(self.at)
+
+    def _timeline(self, slug: str) -> ProjectTimeline:
+        try:
+            return self.org.timeline(slug)
+        except KeyError:
+            raise ApiError(404, NOT_FOUND_MESSAGE) from None
+
+    def _days_desc(self) -> list[dt.date]:
+        last_day = min(self.org.as_of, _date_of(self.now - 1))
+        return [day for day in reversed(self.org.day_list) if day <= last_day]
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    def _get_project(self, params: dict, query: Query, headers: Headers) -> dict:
+        project: CircleCIProject = self._timeline(params["slug"]).project
         vcs, org_name, repo = project.slug.split("/")
         return {
             "slug": project.slug,
@@ -344,65 +188,80 @@ class CircleCIEmulator:
             },
         }
 
-    def _list_pipelines(self, params: dict, query: dict) -> dict:
-        project = self._project(params["slug"])
-        pipelines = self._index.pipelines_by_project.get(project.slug, [])
-        branch = _last(query, "branch")
-        if branch:
-            pipelines = [p for p in pipelines if p["vcs"].get("branch") == branch]
-        return self._page(pipelines, query, scope=("pipelines", project.slug, branch))
+    def _list_pipelines(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline = self._timeline(params["slug"])
+        branch = last(query, "branch")
+        now = self.now
 
-    def _get_pipeline(self, params: dict, query: dict) -> dict:
-        pipeline = self._index.pipelines.get(params["id"])
-        if pipeline is None:
-            raise ApiError(404, NOT_FOUND_MESSAGE)
-        return pipeline
+        def items_of(day: dt.date) -> list[dict]:
+            pipelines = timeline.pipelines_at(day, now)
+            if branch:
+                pipelines = [p for p in pipelines if p["vcs"].get("branch") == branch]
+            return pipelines[::-1]
 
-    def _list_workflows(self, params: dict, query: dict) -> dict:
-        workflows = self._index.workflows_by_pipeline.get(params["id"])
-        if workflows is None:
-            raise ApiError(404, NOT_FOUND_MESSAGE)
+        scope = ("pipelines", timeline.project.slug, branch)
+        return self._page_days(items_of, query, scope)
+
+    def _get_pipeline(self, params: dict, query: Query, headers: Headers) -> dict:
+        found = self._pipeline(params["id"])
+        return found[0].pipeline_item(found[1], self.now)
+
+    def _pipeline(self, pipeline_id: str):
+        now = self.now
+        for timeline in self.org.timelines.values():
+            pipeline = timeline.find_pipeline(pipeline_id)
+            if pipeline is not None and pipeline.created_ms < now:
+                return timeline, pipeline
+        raise ApiError(404, NOT_FOUND_MESSAGE)
+
+    def _list_workflows(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline, pipeline = self._pipeline(params["id"])
+        workflows = timeline.workflows_at(pipeline, self.now)
         return self._page(workflows, query, scope=("workflows", params["id"]))
 
-    def _get_workflow(self, params: dict, query: dict) -> dict:
-        workflow = self._index.workflows.get(params["id"])
-        if workflow is None:
-            raise ApiError(404, NOT_FOUND_MESSAGE)
-        return workflow
+    def _workflow(self, workflow_id: str):
+        now = self.now
+        for timeline in self.org.timelines.values():
+            found = timeline.find_workflow(workflow_id)
+            if found is not None and found[1].created_ms < now:
+                return timeline, *found
+        raise ApiError(404, NOT_FOUND_MESSAGE)
 
-    def _list_jobs(self, params: dict, query: dict) -> dict:
-        jobs = self._index.workflow_jobs.get(params["id"])
-        if jobs is None:
-            raise ApiError(404, NOT_FOUND_MESSAGE)
+    def _get_workflow(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline, pipeline, workflow = self._workflow(params["id"])
+        return timeline.workflow_item(pipeline, workflow, self.now)
+
+    def _list_jobs(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline, _, workflow = self._workflow(params["id"])
         # The spec documents no page-token here; everything fits on one page.
-        return {"items": jobs, "next_page_token": None}
+        return {"items": timeline.jobs_at(workflow, self.now), "next_page_token": None}
 
-    def _get_job_details(self, params: dict, query: dict) -> dict:
-        project = self._project(params["slug"])
+    def _get_job_details(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline = self._timeline(params["slug"])
         try:
             number = int(params["number"])
         except ValueError:
             raise ApiError(404, NOT_FOUND_MESSAGE) from None
-        details = self._index.job_details.get((project.slug, number))
+        details = timeline.job_details_at(number, self.now)
         if details is None:
             raise ApiError(404, NOT_FOUND_MESSAGE)
         return details
 
-    def _list_insights_runs(self, params: dict, query: dict) -> dict:
-        project = self._project(params["slug"])
-        name = params["name"]
-        if (project.slug, name) not in self._index.workflow_names:
-            raise ApiError(404, "Workflow not found")
-        runs = self._index.insights.get((project.slug, name), [])
+    def _list_tests(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline = self._timeline(params["slug"])
+        number = int(params["number"])
+        tests = timeline.job_tests_at(number, self.now)
+        if tests is None:
+            raise ApiError(404, NOT_FOUND_MESSAGE)
+        return self._page(tests, query, scope=("tests", timeline.project.slug, number))
 
-        all_branches = (_last(query, "all-branches") or "").lower() == "true"
-        branch = _last(query, "branch")
+    def _insights_filters(self, timeline: ProjectTimeline, query: Query):
+        """(branch wanted or None for all, start, end, scope parts) of an insights request."""
+        all_branches = (last(query, "all-branches") or "").lower() == "true"
+        branch = last(query, "branch")
         if branch and all_branches:
             raise ApiError(400, "Use either branch or all-branches, not both.")
-        if not all_branches:
-            wanted = branch or project.default_branch
-            runs = [r for r in runs if r["branch"] == wanted]
-
+        wanted = None if all_branches else (branch or timeline.project.default_branch)
         start = _parse_date_param(query, "start-date")
         end = _parse_date_param(query, "end-date")
         if end is not None and start is None:
@@ -412,36 +271,108 @@ class CircleCIEmulator:
                 raise ApiError(400, "end-date must be after start-date.")
             if end - start > INSIGHTS_MAX_RANGE:
                 raise ApiError(400, "end-date must be at most 90 days after start-date.")
-        if start is not None or end is not None:
+        start_ms = None if start is None else to_ms(start)
+        end_ms = None if end is None else to_ms(end)
+        scope = (wanted, last(query, "start-date"), last(query, "end-date"))
+        return wanted, start_ms, end_ms, scope
+
+    def _list_insights_runs(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline = self._timeline(params["slug"])
+        name = params["name"]
+        if name not in timeline.templates:
+            raise ApiError(404, "Workflow not found")
+        wanted, start_ms, end_ms, scope = self._insights_filters(timeline, query)
+        now = self.now
+
+        def items_of(day: dt.date) -> list[dict]:
             runs = [
-                r
-                for r in runs
-                if (start is None or parse_timestamp(r["created_at"]) >= start)
-                and (end is None or parse_timestamp(r["created_at"]) < end)
+                run
+                for workflow, run in timeline.insights_runs_at(day, now)
+                if workflow == name
+                and (wanted is None or run["branch"] == wanted)
+                and _within(run["created_at"], start_ms, end_ms)
             ]
-        scope = (
-            "insights",
-            project.slug,
-            name,
-            branch,
-            all_branches,
-            _last(query, "start-date"),
-            _last(query, "end-date"),
-        )
-        return self._page(runs, query, scope=scope)
+            return runs[::-1]
 
-    # -- pagination -------------------------------------------------------------------------
+        return self._page_days(items_of, query, ("insights", timeline.project.slug, name, *scope))
 
-    def _page(self, items: list[dict], query: dict, *, scope: tuple) -> dict:
-        """Cut one page; the opaque token encodes the offset and the query it belongs to."""
-        fingerprint = hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
-        token = _last(query, "page-token")
-        offset = 0
-        if token:
-            offset = _decode_page_token(token, fingerprint)
+    def _list_insights_job_runs(self, params: dict, query: Query, headers: Headers) -> dict:
+        timeline = self._timeline(params["slug"])
+        name, job_name = params["name"], params["job"]
+        templates = timeline.templates.get(name)
+        if templates is None:
+            raise ApiError(404, "Workflow not found")
+        if not any(t.name == job_name and not t.approval for t in templates):
+            raise ApiError(404, "Job not found")
+        wanted, start_ms, end_ms, scope = self._insights_filters(timeline, query)
+        now = self.now
+
+        def items_of(day: dt.date) -> list[dict]:
+            runs = [
+                run
+                for workflow, job, branch, run in timeline.insights_job_runs_at(day, now)
+                if workflow == name
+                and job == job_name
+                and (wanted is None or branch == wanted)
+                and _within(run["started_at"], start_ms, end_ms)
+            ]
+            return runs[::-1]
+
+        slug = timeline.project.slug
+        return self._page_days(items_of, query, ("job-runs", slug, name, job_name, *scope))
+
+    # -- pagination ---------------------------------------------------------------------------
+
+    def _page(self, items: list[dict], query: Query, *, scope: tuple) -> dict:
+        """Cut one page of a short list; the opaque token encodes the offset and the query."""
+        fingerprint = _fingerprint(scope)
+        token = last(query, "page-token")
+        offset = _decode_page_token(token, fingerprint)["o"] if token else 0
         end = offset + self.page_size
-        next_token = _encode_page_token(end, fingerprint) if end < len(items) else None
+        next_token = _encode_page_token({"o": end}, fingerprint) if end < len(items) else None
         return {"items": items[offset:end], "next_page_token": next_token}
+
+    def _page_days(
+        self, items_of: Callable[[dt.date], list[dict]], query: Query, scope: tuple
+    ) -> dict:
+        """Cut one page of a newest-first listing by walking the days backwards.
+
+        The token holds a cursor (day, items of that day already served), so a page costs the
+        days it spans, not the history before it. The next token is only handed out when
+        another item exists, so the last page carries null.
+        """
+        fingerprint = _fingerprint(scope)
+        days = self._days_desc()
+        position, skip = 0, 0
+        token = last(query, "page-token")
+        if token:
+            cursor = _decode_page_token(token, fingerprint)
+            try:
+                day = dt.date.fromordinal(int(cursor["d"]))
+                skip = int(cursor["s"])
+            except (KeyError, TypeError, ValueError):
+                raise ApiError(400, "Invalid page-token.") from None
+            if day not in days or skip < 0:
+                raise ApiError(400, "Invalid page-token.")
+            position = days.index(day)
+        page: list[dict] = []
+        for index in range(position, len(days)):
+            items = items_of(days[index])
+            start = skip if index == position else 0
+            room = self.page_size - len(page)
+            if len(page) == self.page_size:
+                if start < len(items):
+                    cursor = {"d": days[index].toordinal(), "s": start}
+                    return {
+                        "items": page,
+                        "next_page_token": _encode_page_token(cursor, fingerprint),
+                    }
+                continue
+            page.extend(items[start : start + room])
+            if start + room < len(items):
+                cursor = {"d": days[index].toordinal(), "s": start + room}
+                return {"items": page, "next_page_token": _encode_page_token(cursor, fingerprint)}
+        return {"items": page, "next_page_token": None}
 
 
 def organization_id(organization: str) -> str:
@@ -449,31 +380,31 @@ def organization_id(organization: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://circleci.com/gh/{organization}"))
 
 
-def _encode_page_token(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "f": fingerprint}, separators=(",", ":")).encode()
+def _fingerprint(scope: tuple) -> str:
+    return hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
+
+
+def _encode_page_token(data: dict, fingerprint: str) -> str:
+    raw = json.dumps({**data, "f": fingerprint}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_page_token(token: str, fingerprint: str) -> int:
+def _decode_page_token(token: str, fingerprint: str) -> dict:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = int(data["o"])
         matches = data["f"] == fingerprint
+        if "o" in data and int(data["o"]) < 0:
+            matches = False
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise ApiError(400, "Invalid page-token.") from None
-    if not matches or offset < 0:
+    if not matches:
         raise ApiError(400, "Invalid page-token.")
-    return offset
+    return data
 
 
-def _last(query: dict[str, list[str]], name: str) -> str | None:
-    values = query.get(name)
-    return values[-1] if values else None
-
-
-def _parse_date_param(query: dict[str, list[str]], name: str) -> dt.datetime | None:
-    value = _last(query, name)
+def _parse_date_param(query: Query, name: str) -> dt.datetime | None:
+    value = last(query, name)
     if not value:
         return None
     try:
@@ -485,76 +416,12 @@ def _parse_date_param(query: dict[str, list[str]], name: str) -> dt.datetime | N
     return parsed
 
 
-def _fault_message(status: int) -> str:
-    if status == 429:
-        return "Rate limit exceeded"
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+def _within(timestamp: str, start_ms: int | None, end_ms: int | None) -> bool:
+    if start_ms is None and end_ms is None:
+        return True
+    ms = to_ms(dt.datetime.fromisoformat(timestamp))
+    return (start_ms is None or ms >= start_ms) and (end_ms is None or ms < end_ms)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """Threaded server whose connection errors (client hang-ups) go to logging, not stderr."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        log.debug(
-            "CircleCI emulator: error on a connection from %s: %r",
-            client_address,
-            sys.exc_info()[1],
-        )
-
-
-def _make_handler(emulator: CircleCIEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.1 keeps connections alive, which matters: a full load makes thousands of calls.
-        protocol_version = "HTTP/1.1"
-        server_version = "CircleCIEmulator/1.0"
-        timeout = 60  # idle keep-alive connections are closed after this many seconds
-        # Headers and body go out in separate writes; with Nagle's algorithm on, the client's
-        # delayed ACK would add ~40 ms to every keep-alive response.
-        disable_nagle_algorithm = True
-
-        def setup(self) -> None:
-            super().setup()
-            emulator._track(self.connection, True)
-
-        def finish(self) -> None:
-            try:
-                super().finish()
-            finally:
-                emulator._track(self.connection, False)
-
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)  # drain so the connection can be reused
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                template, response = emulator._handle(self.command, self.path, headers)
-            except Exception:  # a bug in the emulator: answer like a server would, log it
-                log.exception("CircleCI emulator failed on %s %s", self.command, self.path)
-                template = f"{self.command} {{error}}"
-                response = _Response(500, {"message": "Internal Server Error"}, {})
-            emulator._record(template, response.status)
-            payload = json.dumps(response.body).encode()
-            self.send_response(response.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: no per-request lines on stderr."""
-
-        def log_error(self, format: str, *args: object) -> None:
-            log.debug("CircleCI emulator: " + format, *args)
-
-    return Handler
+def _date_of(ms: int) -> dt.date:
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)).date()

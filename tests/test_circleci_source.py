@@ -3,8 +3,6 @@ loads, merges, retries, failed loads that resume, and the 401 message."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import datetime as dt
 import logging
 import traceback
@@ -104,33 +102,20 @@ def test_first_load_starts_initial_days_before_the_report_end(
     assert count(tmp_path, "pipelines") == expected
 
 
-def as_seen_before(org: Organisation, cutoff: dt.datetime, still_running: str) -> Organisation:
-    """The organisation as an earlier load saw it: pipelines created before `cutoff`, and one
-    workflow (`still_running`) not finished yet."""
-    pipelines = [p for p in org.pipelines if dt.datetime.fromisoformat(p["created_at"]) < cutoff]
-    kept = {p["id"] for p in pipelines}
-    workflows = copy.deepcopy([w for w in org.workflows if w["pipeline_id"] in kept])
-    for workflow in workflows:
-        if workflow["id"] == still_running:
-            workflow.update(status="running", stopped_at=None)
-    return dataclasses.replace(
-        org,
-        pipelines=pipelines,
-        workflows=workflows,
-        workflow_jobs={w["id"]: org.workflow_jobs[w["id"]] for w in workflows},
-    )
-
-
 def test_daily_load_adds_new_runs_and_merges_status_changes(
     small_org: Organisation, tmp_path: Path
 ) -> None:
-    cutoff = dt.datetime.combine(AS_OF - dt.timedelta(days=4), dt.time(12), tzinfo=dt.UTC)
+    # "Yesterday's" load sees the organisation as it was a minute into a build-test run that
+    # later succeeded (the emulator's time travel), so that run is still running then.
+    day = AS_OF - dt.timedelta(days=4)
     recent_success = next(
         w for w in reversed(small_org.workflows)
-        if w["status"] == "success" and dt.datetime.fromisoformat(w["created_at"]) < cutoff - dt.timedelta(days=1)
+        if w["status"] == "success" and w["name"] == "build-test"
+        and dt.datetime.fromisoformat(w["created_at"]).date() == day
     )  # fmt: skip
-    yesterday = as_seen_before(small_org, cutoff, still_running=recent_success["id"])
-    with CircleCIEmulator(yesterday) as emulator:
+    cutoff = dt.datetime.fromisoformat(recent_success["created_at"]) + dt.timedelta(minutes=1)
+    yesterday = small_org.observed_at(cutoff)
+    with CircleCIEmulator(small_org, at=cutoff) as emulator:
         load(emulator, yesterday, tmp_path)
     assert count(tmp_path, "workflows") == len(yesterday.workflows) < len(small_org.workflows)
     status = f"select status, stopped_at is null from raw_circleci.workflows where id = '{recent_success['id']}'"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as dt
+import json
 import random
+import sys
+import tracemalloc
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -257,7 +260,7 @@ def test_not_found(client):
     ):
         status, headers, body = client.get(path)
         assert (status, body) == (404, {"message": "Not Found"}), path
-        assert headers["content-type"] == "application/json"
+        assert headers["content-type"].startswith("application/json")
 
 
 def test_inject_faults_then_recover(client, emulator):
@@ -403,3 +406,216 @@ def test_sandbox_uses_only_the_standard_library():
                 assert top in sys.stdlib_module_names or top in ("sandbox", "__future__"), (
                     f"{path.name} imports {name}"
                 )
+
+
+# -- tests, insights job runs, time travel, determinism, memory -------------------------------
+
+# Not in the vendored spec extract: the shape of CircleCI's "recent runs of a workflow job"
+# (GET /insights/{project-slug}/workflows/{workflow-name}/jobs/{job-name}).
+JOB_RUNS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "started_at": {"type": "string", "format": "date-time"},
+                    "stopped_at": {"type": "string", "format": "date-time"},
+                    "status": {"enum": ["success", "failed", "error", "canceled", "unauthorized"]},
+                    "credits_used": {"type": "integer", "minimum": 0},
+                    "duration": {"type": "integer", "minimum": 0},
+                },
+                "required": [
+                    "id",
+                    "started_at",
+                    "stopped_at",
+                    "status",
+                    "credits_used",
+                    "duration",
+                ],
+                "additionalProperties": False,
+            },
+        },
+        "next_page_token": {"type": ["string", "null"]},
+    },
+    "required": ["items", "next_page_token"],
+    "additionalProperties": False,
+}
+
+
+def test_job_tests_are_paged_and_match_the_schema(org, client, validators):
+    endpoint = "GET /project/{project-slug}/{job-number}/tests"
+    failed = [
+        (slug, n)
+        for (slug, n), d in org.job_details.items()
+        if d["status"] == "failed" and d["name"] in ("unit-test", "integration-test", "ui-test")
+    ]
+    passed = [(s, n) for (s, n), d in org.job_details.items() if d["name"] == "unit-test"]
+    assert failed
+    for slug, number in [*failed[:5], *passed[:5]]:
+        first = client.get_ok(f"/project/{urllib.parse.quote(slug, safe='')}/{number}/tests")
+        _assert_valid(validators, endpoint, first)
+        items = client.get_all(f"/project/{slug}/{number}/tests")
+        assert items == org.job_tests(slug, number) and len(items) > 20  # several pages
+        assert len(first["items"]) == 20 and first["next_page_token"]
+    lint = next(n for (s, n), d in org.job_details.items() if s == SLUG and d["name"] == "lint")
+    assert client.get_ok(f"/project/{SLUG}/{lint}/tests") == {"items": [], "next_page_token": None}
+    status, _, body = client.get(f"/project/{SLUG}/1/tests")
+    assert (status, body) == (404, {"message": "Not Found"})
+
+
+def test_insights_job_runs_feed(org, client):
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(
+        JOB_RUNS_SCHEMA, format_checker=jsonschema.FormatChecker()
+    )
+    expected = [
+        r
+        for r in org.insights_job_runs
+        if r["project_slug"] == SLUG
+        and r["workflow_name"] == "build-test"
+        and r["job_name"] == "unit-test"
+    ]
+    path = f"/insights/{ESCAPED}/workflows/build-test/jobs/unit-test"
+    body = client.get_ok(path, {"all-branches": "true"})
+    assert validator.is_valid(body), next(validator.iter_errors(body)).message
+    everything = client.get_all(path, {"all-branches": "true"})
+    assert [r["id"] for r in everything] == [r["id"] for r in reversed(expected)]
+    default = client.get_all(path)
+    assert {r["id"] for r in default} == {r["id"] for r in expected if r["branch"] == "main"}
+    start, end = "2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z"
+    window = client.get_all(path, {"all-branches": "true", "start-date": start, "end-date": end})
+    assert window and all(start <= r["started_at"] < end for r in window)
+    assert client.get(f"/insights/{ESCAPED}/workflows/build-test/jobs/nope")[0] == 404
+    assert client.get(f"/insights/{ESCAPED}/workflows/build-test/jobs/hold")[0] == 404
+
+
+def test_time_travel_serves_the_org_as_it_was(org, client):
+    at = dt.datetime(2026, 11, 25, 11, 30, tzinfo=dt.UTC)
+    past = org.observed_at(at)
+    with CircleCIEmulator(org, token="t", at=at) as api:
+        other = type(client)(api.base_url, "t")
+        try:
+            items = other.get_all(f"/project/{SLUG}/pipeline")
+            expected = [p for p in past.pipelines if p["project_slug"] == SLUG]
+            assert [p["id"] for p in items] == [p["id"] for p in reversed(expected)]
+            running = next(
+                w for w in past.workflows if w["status"] == "running" and w["project_slug"] == SLUG
+            )
+            assert other.get_ok(f"/workflow/{running['id']}") == running
+            jobs = other.get_ok(f"/workflow/{running['id']}/job")["items"]
+            assert jobs == past.workflow_jobs[running["id"]]
+            # A workflow created after `at` does not exist yet; moving `at` forward reveals it.
+            later = next(w for w in org.workflows if parse_timestamp(w["created_at"]) > at)
+            assert other.get(f"/workflow/{later['id']}")[0] == 404
+            api.at = None
+            assert other.get_ok(f"/workflow/{later['id']}") == later
+            assert other.get_ok(f"/workflow/{running['id']}")["status"] != "running"
+        finally:
+            other.close()
+
+
+def test_served_bytes_are_deterministic():
+    from sandbox import generate_organisation
+
+    def crawl() -> list[bytes]:
+        small = generate_organisation(dt.date(2026, 11, 29), days=10, seed=21)
+        with CircleCIEmulator(small, token="t") as api:
+            other = _RawClient(api.base_url)
+            bodies = []
+            token = None
+            for _ in range(4):
+                path = f"/project/{SLUG}/pipeline" + (f"?page-token={token}" if token else "")
+                raw = other.raw(path)
+                bodies.append(raw)
+                page = json.loads(raw)
+                for pipeline in page["items"][:5]:
+                    bodies.append(other.raw(f"/pipeline/{pipeline['id']}/workflow"))
+                    for wf in json.loads(bodies[-1])["items"]:
+                        bodies.append(other.raw(f"/workflow/{wf['id']}/job"))
+                token = page["next_page_token"]
+            bodies.append(other.raw(f"/insights/{SLUG}/workflows/build-test?all-branches=true"))
+            other.close()
+            return bodies
+
+    first, second = crawl(), crawl()
+    assert first == second and len(first) > 20
+
+
+class _RawClient:
+    def __init__(self, base_url: str) -> None:
+        import http.client
+
+        parts = urllib.parse.urlsplit(base_url)
+        self.prefix = parts.path
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+
+    def raw(self, path: str) -> bytes:
+        self.conn.request("GET", self.prefix + path, headers={"Circle-Token": "t"})
+        response = self.conn.getresponse()
+        body = response.read()
+        assert response.status == 200, (path, body)
+        return body
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _deep_size(value) -> int:
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(_deep_size(k) + _deep_size(v) for k, v in value.items())
+    elif isinstance(value, list):
+        size += sum(_deep_size(v) for v in value)
+    return size
+
+
+def test_serving_streams_in_bounded_memory():
+    """Crawl every pipeline page, every workflow listing and every job listing of a larger org
+    through the emulator (in process, no sockets) and compare tracemalloc's peak with what
+    holding the served records would take (deep size of every 8th body, scaled up)."""
+    from sandbox import generate_organisation
+
+    tracemalloc.start()
+    try:
+        org = generate_organisation(
+            dt.date(2026, 11, 29), projects=6, days=60, pipelines_per_weekday=24
+        )
+        api = CircleCIEmulator(org, page_size=100)
+        headers = {"circle-token": api.token}
+
+        def get(path: str) -> dict:
+            _, response, _ = api.handle("GET", "/api/v2" + path, headers)
+            assert response.status == 200, (path, response.body)
+            return response.body
+
+        workflows, sampled, held = 0, 0, 0
+        for project in org.projects:
+            token = None
+            while True:
+                page = get(
+                    f"/project/{project.slug}/pipeline" + (f"?page-token={token}" if token else "")
+                )
+                bodies = [page["items"]]
+                for pipeline in page["items"]:
+                    listing = get(f"/pipeline/{pipeline['id']}/workflow")["items"]
+                    bodies.append(listing)
+                    for wf in listing:
+                        bodies.append(get(f"/workflow/{wf['id']}/job")["items"])
+                        workflows += 1
+                for body in bodies:
+                    sampled += 1
+                    if sampled % 8 == 0:
+                        held += 8 * _deep_size(body)
+                token = page["next_page_token"]
+                if token is None:
+                    break
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert workflows > 6000
+    print(f"{workflows} workflows: peak {peak / 1e6:.1f} MB, all records ~{held / 1e6:.1f} MB")
+    assert peak < 0.25 * held
