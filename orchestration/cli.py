@@ -83,7 +83,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from sandbox import CircleCIEmulator, generate_organisation
+    from sandbox import serve, simulate_organisation
 
     as_of = args.as_of or report_date()
     warehouse = Path(args.warehouse).resolve() if args.warehouse else DEMO_WAREHOUSE
@@ -93,22 +93,13 @@ def command_demo(args: argparse.Namespace) -> int:
     _prepare_warehouse(warehouse)
     _clear_dlt_state()
 
-    print(f"Generating the simulated organisation (seed {args.seed}, 90 days up to {as_of}) ...")
-    org = generate_organisation(as_of, seed=args.seed)
-    with CircleCIEmulator(org) as circleci:
-        print(
-            f"Serving {len(org.pipelines)} pipelines, {len(org.workflows)} workflows of "
-            f"{len(org.projects)} projects through the CircleCI API emulator at {circleci.base_url}"
-        )
-        os.environ.update(
-            {
-                "INSIGHTS_AS_OF": as_of.isoformat(),
-                "SOURCES__CIRCLECI__BASE_URL": circleci.base_url,
-                "SOURCES__CIRCLECI__API_TOKEN": circleci.token,
-                "SOURCES__CIRCLECI__PROJECT_SLUGS": ",".join(p.slug for p in org.projects),
-            }
-        )
-        ok = run_pipeline(["circleci"], log_level=args.log_level)
+    print(f"Simulated organisation: seed {args.seed}, report date {as_of}; its APIs are served at")
+    organisation = simulate_organisation(as_of, seed=args.seed)
+    with serve(organisation) as emulators:
+        for line in emulators.describe():
+            print(f"  {line}")
+        os.environ.update({"INSIGHTS_AS_OF": as_of.isoformat(), **emulators.environment(organisation)})
+        ok = run_pipeline(list(SOURCES), log_level=args.log_level)
     if not ok:
         print("insights demo: the run failed; see the log above.", file=sys.stderr)
         return 1
