@@ -1,4 +1,4 @@
-"""dlt source for the CircleCI API v2: projects, pipelines, their workflows and workflow jobs.
+"""dlt source for the CircleCI API v2: projects, pipelines, workflows, jobs and job details.
 
 Shapes follow CircleCI's published API (see shared/api-samples/circleci). The project-pipeline
 listing has no date filter and is ordered newest first, so each load pages back only until it
@@ -101,6 +101,43 @@ JOB_COLUMNS = _columns(
     dependencies="json",
 )
 
+JOB_DETAIL_COLUMNS = _columns(
+    id="text",
+    project_slug="text",
+    number="bigint",
+    name="text",
+    status="text",
+    parallelism="bigint",
+    duration="bigint",
+    executor__type="text",
+    executor__resource_class="text",
+    created_at="timestamp",
+    queued_at="timestamp",
+    started_at="timestamp",
+    stopped_at="timestamp",
+    latest_workflow__id="text",
+    pipeline__id="text",
+    parallel_runs="json",
+    messages="json",
+    contexts="json",
+)
+
+# Job statuses after which a job's details no longer change.
+FINISHED_JOB_STATUSES = frozenset(
+    {
+        "success",
+        "failed",
+        "canceled",
+        "retried",
+        "infrastructure_fail",
+        "timedout",
+        "terminated-unknown",
+        "unauthorized",
+        "not_run",
+    }
+)
+DETAILS_MARGIN = dt.timedelta(hours=1)
+
 
 class SourceAuthError(RuntimeError):
     """The provider rejected our credentials: the message names the source and the variable to set."""
@@ -157,6 +194,9 @@ def circleci_source(
         max_attempts, backoff_factor: retry policy for 429/5xx/timeouts.
     """
     slugs = parse_list(project_slugs)
+    # Per project, the stop time from which finished jobs need their details fetched; set by
+    # `pipelines` (from the previous watermark) before any of the project's jobs are read.
+    details_since: dict[str, dt.datetime] = {}
     first_load_start = report_end(as_of or report_date()) - dt.timedelta(days=initial_days)
     client = RESTClient(
         base_url=base_url.rstrip("/"),
@@ -196,9 +236,12 @@ def circleci_source(
         watermarks: dict[str, str] = dlt.current.resource_state().setdefault("created_at", {})
         for slug in slugs:
             if slug in watermarks:
-                start = parse_timestamp(watermarks[slug]) - dt.timedelta(days=lookback_days)
+                previous = parse_timestamp(watermarks[slug])
+                start = previous - dt.timedelta(days=lookback_days)
+                details_since[slug] = previous - DETAILS_MARGIN
             else:
                 start = first_load_start
+                details_since[slug] = dt.datetime.min.replace(tzinfo=dt.UTC)
             newest: dt.datetime | None = None
             rows = pages = 0
             for page in paginate(f"/project/{slug}/pipeline"):
@@ -247,7 +290,37 @@ def circleci_source(
             for page in paginate(f"/workflow/{workflow['id']}/job"):
                 yield [{**job, "workflow_id": workflow["id"]} for job in page]
 
-    return projects, pipelines, workflows, jobs
+    @dlt.transformer(
+        data_from=jobs,
+        primary_key="id",
+        write_disposition="merge",
+        parallelized=True,
+        columns=JOB_DETAIL_COLUMNS,
+    )
+    def job_details(job_page: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Job details (queue time, executor, parallelism) of finished build jobs, fetched once.
+
+        A job still running at the previous load stops after that load's newest pipeline (the
+        project's old watermark), and one that had finished then was fetched then: so a finished
+        job needs fetching exactly when it stopped after the old watermark (minus a margin
+        against clock jitter; the few fetched twice merge away).
+        """
+        for job in job_page:
+            number, stopped_at = job.get("job_number"), job.get("stopped_at")
+            if number is None or stopped_at is None or job["status"] not in FINISHED_JOB_STATUSES:
+                continue
+            slug = job["project_slug"]
+            if parse_timestamp(stopped_at) < details_since[slug]:
+                continue
+            try:
+                details = client.get(f"/project/{slug}/job/{number}").json()
+            except HTTPError as exc:
+                _raise_auth_error(exc)
+                raise
+            # The details body has no job id; the workflow listing does, so carry it over.
+            yield {**details, "id": job["id"], "project_slug": slug}
+
+    return projects, pipelines, workflows, jobs, job_details
 
 
 def _raise_auth_error(exc: HTTPError) -> None:

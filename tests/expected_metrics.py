@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 WINDOWS = {"24h": 1, "7d": 7, "30d": 30, "60d": 60, "90d": 90}
 
@@ -39,8 +39,10 @@ def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def expected_runs(workflow_runs: Iterable[dict]) -> list[dict]:
-    """fct_ci_workflow_runs rows: canonical status, attempt number, duration."""
+def expected_runs(
+    workflow_runs: Iterable[dict], first_job_queue: dict[str, float] | None = None
+) -> list[dict]:
+    """fct_ci_workflow_runs rows: canonical status, attempt number, duration, queue time."""
     runs = [dict(run) for run in workflow_runs]
     by_pipeline_and_name: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for run in runs:
@@ -56,6 +58,7 @@ def expected_runs(workflow_runs: Iterable[dict]) -> list[dict]:
         run["duration_seconds"] = (
             (run["stopped_at"] - run["created_at"]).total_seconds() if run["stopped_at"] else None
         )
+        run["queued_seconds"] = (first_job_queue or {}).get(run["workflow_id"])
     return runs
 
 
@@ -101,63 +104,176 @@ def _with_all_branches(rows: Iterable[dict]) -> Iterable[tuple[str, dict]]:
         yield "*", row
 
 
-def expected_summary(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple, dict]:
-    """ci_workflow_summary keyed by (project, workflow, branch, window)."""
-    runs = expected_runs(workflow_runs)
-    recoveries = expected_recoveries(runs)
+def window_statistics(group: list[dict], days: int) -> dict:
+    """Counts, rates and duration/queue statistics of one summary row (metrics.md §2)."""
+    statuses = [row["canonical_status"] for row in group]
+    successes, failures = statuses.count("success"), statuses.count("failed")
+    first = [row["canonical_status"] for row in group if row["run_attempt"] == 1]
+    first_successes, first_failures = first.count("success"), first.count("failed")
+    durations = measured_durations(group)
+    queues = [row["queued_seconds"] for row in group if row.get("queued_seconds") is not None]
+    return {
+        "total_runs": len(group),
+        "completed_runs": sum(s in ("success", "failed", "cancelled", "skipped") for s in statuses),
+        "successful_runs": successes,
+        "failed_runs": failures,
+        "cancelled_runs": statuses.count("cancelled"),
+        "success_rate": successes / (successes + failures) if successes + failures else None,
+        "first_attempt_success_rate": (
+            first_successes / (first_successes + first_failures)
+            if first_successes + first_failures
+            else None
+        ),
+        "throughput": len(group) / days,
+        "duration_sample_size": len(durations),
+        "duration_min_seconds": min(durations) if durations else None,
+        "duration_mean_seconds": statistics.fmean(durations) if durations else None,
+        "duration_median_seconds": percentile(durations, 0.5),
+        "duration_p95_seconds": percentile(durations, 0.95),
+        "duration_max_seconds": max(durations) if durations else None,
+        "duration_stddev_seconds": statistics.stdev(durations) if len(durations) > 1 else None,
+        "queued_sample_size": len(queues),
+        "queued_median_seconds": percentile(queues, 0.5),
+        "queued_p95_seconds": percentile(queues, 0.95),
+    }
+
+
+def in_windows(rows: list[dict], as_of: dt.date, created: str, key: Callable[[dict], tuple]):
+    """(key + (window,), window start, end, days, rows) for every window and key with rows;
+    each row also counts under branch '*'."""
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    summary: dict[tuple, dict] = {}
     for window, days in WINDOWS.items():
         start = end - dt.timedelta(days=days)
         grouped: dict[tuple, list[dict]] = defaultdict(list)
-        for branch, run in _with_all_branches(r for r in runs if start <= r["created_at"] < end):
-            grouped[(run["project_slug"], run["workflow_name"], branch)].append(run)
-        recovered: dict[tuple, list[float]] = defaultdict(list)
-        for branch, recovery in _with_all_branches(
-            r for r in recoveries if start <= r["created_at"] < end
-        ):
-            recovered[(recovery["project_slug"], recovery["workflow_name"], branch)].append(
-                recovery["seconds"]
-            )
-        for key, group in grouped.items():
-            statuses = [run["canonical_status"] for run in group]
-            successes, failures = statuses.count("success"), statuses.count("failed")
-            first = [run["canonical_status"] for run in group if run["run_attempt"] == 1]
-            first_successes, first_failures = first.count("success"), first.count("failed")
-            durations = measured_durations(group)
-            recovery_times = recovered.get(key, [])
-            summary[(*key, window)] = {
-                "window_start": start,
-                "window_end": end,
-                "total_runs": len(group),
-                "completed_runs": sum(
-                    s in ("success", "failed", "cancelled", "skipped") for s in statuses
-                ),
-                "successful_runs": successes,
-                "failed_runs": failures,
-                "cancelled_runs": statuses.count("cancelled"),
-                "success_rate": successes / (successes + failures)
-                if successes + failures
-                else None,
-                "first_attempt_success_rate": (
-                    first_successes / (first_successes + first_failures)
-                    if first_successes + first_failures
+        for branch, row in _with_all_branches(r for r in rows if start <= r[created] < end):
+            grouped[(*key(row), branch)].append(row)
+        for group_key, group in grouped.items():
+            yield (*group_key, window), start, end, days, group
+
+
+def expected_summary(
+    workflow_runs: Iterable[dict], as_of: dt.date, first_job_queue: dict[str, float] | None = None
+) -> dict[tuple, dict]:
+    """ci_workflow_summary keyed by (project, workflow, branch, window)."""
+    runs = expected_runs(workflow_runs, first_job_queue)
+    by_recovery: dict[tuple, list[float]] = defaultdict(list)
+    for key, *_, group in in_windows(
+        expected_recoveries(runs),
+        as_of,
+        "created_at",
+        lambda r: (r["project_slug"], r["workflow_name"]),
+    ):
+        by_recovery[key] = [recovery["seconds"] for recovery in group]
+    summary = {}
+    for key, start, end, days, group in in_windows(
+        runs, as_of, "created_at", lambda r: (r["project_slug"], r["workflow_name"])
+    ):
+        recovery_times = by_recovery.get(key, [])
+        summary[key] = {
+            "window_start": start,
+            "window_end": end,
+            **window_statistics(group, days),
+            "mttr_seconds": statistics.fmean(recovery_times) if recovery_times else None,
+            "total_recoveries": len(recovery_times),
+        }
+    return summary
+
+
+# metrics.md §1, CircleCI job column, restated on purpose.
+CANONICAL_JOB_STATUS = {
+    "success": "success",
+    "failed": "failed",
+    "infrastructure_fail": "failed",
+    "timedout": "failed",
+    "unauthorized": "failed",
+    "terminated-unknown": "failed",
+    "canceled": "cancelled",
+    "retried": "cancelled",
+    "not_run": "skipped",
+    "blocked": "skipped",
+    "running": "in_progress",
+    "queued": "in_progress",
+    "not_running": "in_progress",
+    "on_hold": "in_progress",
+}
+
+
+def parse_api_time(value: str | None) -> dt.datetime | None:
+    return (
+        None
+        if value is None
+        else naive_utc(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+    )
+
+
+def expected_job_runs(job_runs: Iterable[dict], job_details: dict, runs: list[dict]) -> list[dict]:
+    """fct_ci_job_runs rows: the run's attributes, canonical status, queue time from the details
+    of finished build jobs, duration from the listing."""
+    run_by_id = {run["workflow_id"]: run for run in runs}
+    rows = []
+    for job in job_runs:
+        run = run_by_id[job["workflow_id"]]
+        details = (
+            job_details.get((job["project_slug"], job["job_number"])) if job["job_number"] else None
+        )
+        # The source fetches details once a build job has finished (it has a stop time).
+        finished = (
+            job["stopped_at"] is not None and CANONICAL_JOB_STATUS[job["status"]] != "in_progress"
+        )
+        queued_at = parse_api_time(details["queued_at"]) if details and finished else None
+        details_started = parse_api_time(details["started_at"]) if details and finished else None
+        started, stopped = naive_utc(job["started_at"]), naive_utc(job["stopped_at"])
+        rows.append(
+            {
+                "job_id": job["job_id"],
+                "workflow_id": job["workflow_id"],
+                "project_slug": job["project_slug"],
+                "workflow_name": run["workflow_name"],
+                "job_name": job["job_name"],
+                "branch": run["branch"],
+                "run_attempt": run["run_attempt"],
+                "run_created_at": run["created_at"],
+                "canonical_status": CANONICAL_JOB_STATUS[job["status"]],
+                "queued_at": queued_at,
+                "queued_seconds": (
+                    (details_started - queued_at).total_seconds()
+                    if queued_at and details_started
                     else None
                 ),
-                "throughput": len(group) / days,
-                "mttr_seconds": statistics.fmean(recovery_times) if recovery_times else None,
-                "total_recoveries": len(recovery_times),
-                "duration_sample_size": len(durations),
-                "duration_min_seconds": min(durations) if durations else None,
-                "duration_mean_seconds": statistics.fmean(durations) if durations else None,
-                "duration_median_seconds": percentile(durations, 0.5),
-                "duration_p95_seconds": percentile(durations, 0.95),
-                "duration_max_seconds": max(durations) if durations else None,
-                "duration_stddev_seconds": statistics.stdev(durations)
-                if len(durations) > 1
+                "duration_seconds": (stopped - started).total_seconds()
+                if started and stopped
                 else None,
             }
-    return summary
+        )
+    return rows
+
+
+def first_job_queues(job_rows: list[dict]) -> dict[str, float]:
+    """A run's queue time: its first-queued job's (ties broken by job id)."""
+    first: dict[str, dict] = {}
+    for row in job_rows:
+        if row["queued_seconds"] is None:
+            continue
+        current = first.get(row["workflow_id"])
+        if current is None or (row["queued_at"], row["job_id"]) < (
+            current["queued_at"],
+            current["job_id"],
+        ):
+            first[row["workflow_id"]] = row
+    return {workflow_id: row["queued_seconds"] for workflow_id, row in first.items()}
+
+
+def expected_job_summary(job_rows: list[dict], as_of: dt.date) -> dict[tuple, dict]:
+    """ci_job_summary keyed by (project, workflow, job, branch, window)."""
+    return {
+        key: {"window_start": start, "window_end": end, **window_statistics(group, days)}
+        for key, start, end, days, group in in_windows(
+            job_rows,
+            as_of,
+            "run_created_at",
+            lambda r: (r["project_slug"], r["workflow_name"], r["job_name"]),
+        )
+    }
 
 
 def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple, dict]:

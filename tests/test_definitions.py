@@ -25,7 +25,7 @@ from orchestration.transform_assets import dbt_build_args
 
 from pipeline_support import environment
 
-RAW_TABLES = {"projects", "pipelines", "workflows", "jobs"}
+RAW_TABLES = {"projects", "pipelines", "workflows", "jobs", "job_details"}
 UNCONFIGURED = {
     "SOURCES__CIRCLECI__API_TOKEN": "",
     "SOURCES__CIRCLECI__PROJECT_SLUGS": "",
@@ -49,6 +49,7 @@ def test_lineage_runs_from_the_api_tables_to_the_marts() -> None:
         key("staging", "stg_circleci__workflows"),
         key("staging", "stg_circleci__pipelines"),
         key("staging", "stg_circleci__projects"),
+        key("intermediate", "int_circleci__job_runs"),
     }
     assert graph.get(key("marts", "ci_workflow_summary")).parent_keys == {
         key("marts", "fct_ci_workflow_runs"),

@@ -9,10 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingestion.settings import PROJECT_ROOT
 
-from expected_metrics import expected_daily, expected_runs, expected_summary
+from expected_metrics import (
+    expected_daily,
+    expected_job_runs,
+    expected_job_summary,
+    expected_runs,
+    expected_summary,
+    first_job_queues,
+)
 from pipeline_support import BuiltWarehouse, environment, query, table_counts
 
 APPROX = {"rel": 1e-9, "abs": 1e-9}
@@ -22,6 +30,7 @@ SUMMARY_COLUMNS = [
     "cancelled_runs", "success_rate", "first_attempt_success_rate", "throughput", "mttr_seconds",
     "total_recoveries", "duration_sample_size", "duration_min_seconds", "duration_mean_seconds",
     "duration_median_seconds", "duration_p95_seconds", "duration_max_seconds", "duration_stddev_seconds",
+    "queued_sample_size", "queued_median_seconds", "queued_p95_seconds",
 ]  # fmt: skip
 DAILY_COLUMNS = [
     "total_runs", "successful_runs", "failed_runs", "success_rate", "duration_median_seconds",
@@ -90,9 +99,15 @@ def test_every_workflow_lands_once_with_its_canonical_status(
     assert any(row[6] == "tag" and row[4] == "" for row in rows)
 
 
+def expected_jobs(org) -> list[dict]:
+    return expected_job_runs(org.job_runs(), org.job_details, expected_runs(org.workflow_runs()))
+
+
 def test_workflow_summary_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
     org = built_warehouse.org
-    expected = expected_summary(org.workflow_runs(), org.as_of)
+    expected = expected_summary(
+        org.workflow_runs(), org.as_of, first_job_queues(expected_jobs(org))
+    )
     actual = rows_by_key(
         built_warehouse.path,
         "ci_workflow_summary",
@@ -106,6 +121,53 @@ def test_workflow_summary_matches_independent_computation(built_warehouse: Built
     assert any(values["total_recoveries"] > 0 for values in expected.values())
     assert any(values["cancelled_runs"] > 0 for values in expected.values())
     assert {key[3] for key in expected} == {"24h", "7d", "30d", "60d", "90d"}
+
+
+def test_every_job_lands_with_its_queue_time_and_duration(built_warehouse: BuiltWarehouse) -> None:
+    expected = {row["job_id"]: row for row in expected_jobs(built_warehouse.org)}
+    rows = query(
+        built_warehouse.path,
+        "select job_id, run_id, run_attempt, status, queued_seconds, duration_seconds, run_created_at "
+        "from marts.fct_ci_job_runs",
+    )
+    assert len(rows) == len(expected)
+    for job_id, run_id, attempt, status, queued, duration, run_created_at in rows:
+        job = expected[job_id]
+        assert (run_id, attempt, status, run_created_at) == (
+            job["workflow_id"],
+            job["run_attempt"],
+            job["canonical_status"],
+            job["run_created_at"],
+        )
+        assert queued == (
+            None
+            if job["queued_seconds"] is None
+            else pytest.approx(job["queued_seconds"], **APPROX)
+        )
+        assert duration == (
+            None
+            if job["duration_seconds"] is None
+            else pytest.approx(job["duration_seconds"], **APPROX)
+        )
+    assert sum(1 for row in rows if row[4] is not None) > len(rows) / 2
+
+
+def test_job_summary_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    org = built_warehouse.org
+    expected = expected_job_summary(expected_jobs(org), org.as_of)
+    actual = rows_by_key(
+        built_warehouse.path,
+        "ci_job_summary",
+        ["project_slug", "workflow_name", "job_name", "branch", "reporting_window"],
+        [
+            column
+            for column in SUMMARY_COLUMNS
+            if column not in ("mttr_seconds", "total_recoveries")
+        ],
+    )
+    assert set(actual) == set(expected)
+    for key, values in expected.items():
+        assert_same(actual[key], values, key)
 
 
 def test_workflow_daily_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
@@ -178,12 +240,13 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(
     assert completed.returncode == 0, completed.stdout[-3000:]
     results = json.loads((tmp_path / "run_results.json").read_text())["results"]
     statuses = {result["unique_id"].split(".")[-1]: result["status"] for result in results}
-    assert statuses == {
-        "ci_workflow_summary_counts_rates_and_percentiles": "pass",
-        "ci_workflow_summary_24h_window_and_stddev": "pass",
-        "int_ci_workflow_recoveries_streaks": "pass",
-        "fct_ci_workflow_runs_circleci_attempts_and_durations": "pass",
+    defined = {
+        test["name"]
+        for path in (PROJECT_ROOT / "dbt_project" / "models").rglob("*.yml")
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
     }
+    assert len(defined) >= 6
+    assert statuses == dict.fromkeys(defined, "pass")
 
 
 def test_the_api_token_is_stored_nowhere(built_warehouse: BuiltWarehouse) -> None:

@@ -22,6 +22,25 @@ circleci_projects as (
 
 ),
 
+circleci_job_runs as (
+
+    select * from {{ ref('int_circleci__job_runs') }}
+
+),
+
+-- A run's queue time is its first job's: the one queued first among those with a queue time.
+circleci_first_job_queues as (
+
+    select
+        workflow_id,
+        queued_seconds,
+        row_number() over (partition by workflow_id order by queued_at, job_id) as queue_order
+
+    from circleci_job_runs
+    where queued_seconds is not null
+
+),
+
 circleci_runs as (
 
     select
@@ -44,13 +63,17 @@ circleci_runs as (
         circleci_workflows.created_at,
         -- CircleCI workflows have no start time of their own (metrics.md §5).
         circleci_workflows.created_at as started_at,
-        circleci_workflows.stopped_at
+        circleci_workflows.stopped_at,
+        circleci_first_job_queues.queued_seconds
 
     from circleci_workflows
     left join circleci_pipelines
         on circleci_workflows.pipeline_id = circleci_pipelines.pipeline_id
     left join circleci_projects
         on circleci_workflows.project_slug = circleci_projects.project_slug
+    left join circleci_first_job_queues
+        on circleci_workflows.workflow_id = circleci_first_job_queues.workflow_id
+        and circleci_first_job_queues.queue_order = 1
 
 ),
 
@@ -76,8 +99,8 @@ final as (
         case
             when stopped_at is not null then {{ seconds_between('started_at', 'stopped_at') }}
         end as duration_seconds,
-        -- Queue time comes from job details and credits from the insights feed (a later load).
-        cast(null as {{ type_double() }}) as queued_seconds,
+        cast(queued_seconds as {{ type_double() }}) as queued_seconds,
+        -- Credits come from CircleCI's insights feed, not ingested yet.
         cast(null as {{ type_double() }}) as credits_used,
         run_attempt = 1 as is_first_attempt
 
