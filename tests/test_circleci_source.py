@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion.circleci import SourceAuthError, circleci_source, parse_list
+from ingestion.circleci import FINISHED_JOB_STATUSES, SourceAuthError, circleci_source, parse_list
 from sandbox import CircleCIEmulator, Organisation, generate_organisation
 
 from pipeline_support import AS_OF
@@ -59,6 +59,20 @@ def job_total(org: Organisation) -> int:
     return sum(len(jobs) for jobs in org.workflow_jobs.values())
 
 
+def finished_build_jobs(
+    org: Organisation, stopped_since: dict[str, dt.datetime] | None = None
+) -> int:
+    """Jobs whose details the source needs: numbered, finished, stopped since the given times."""
+    return sum(
+        1
+        for job in org.job_runs()
+        if job["job_number"] is not None
+        and job["stopped_at"] is not None
+        and job["status"] in FINISHED_JOB_STATUSES
+        and (stopped_since is None or job["stopped_at"] >= stopped_since[job["project_slug"]])
+    )
+
+
 def test_full_load_has_every_record_once(small_org: Organisation, tmp_path: Path) -> None:
     with CircleCIEmulator(small_org) as emulator:
         load(emulator, small_org, tmp_path)
@@ -70,9 +84,17 @@ def test_full_load_has_every_record_once(small_org: Organisation, tmp_path: Path
     assert rows(tmp_path, "select count(distinct id) = count(*) from raw_circleci.jobs") == [
         (True,)
     ]
-    # One workflow listing per pipeline and one job listing per workflow: nothing fetched twice.
+    # One workflow listing per pipeline, one job listing per workflow and one details call per
+    # finished build job: nothing fetched twice.
     assert log[("GET /pipeline/{pipeline-id}/workflow", 200)] == len(small_org.pipelines)
     assert log[("GET /workflow/{id}/job", 200)] == len(small_org.workflows)
+    details = finished_build_jobs(small_org)
+    assert 0 < details < job_total(small_org)
+    assert log[("GET /project/{project-slug}/job/{job-number}", 200)] == details
+    assert count(tmp_path, "job_details") == details
+    assert rows(
+        tmp_path, "select count(*) from raw_circleci.job_details where queued_at is null"
+    ) == [(0,)]
     # Free-form objects stay single JSON columns; tag-triggered pipelines keep their tag.
     columns = {
         name
@@ -143,6 +165,14 @@ def test_daily_load_adds_new_runs_and_merges_status_changes(
         >= watermarks[p["project_slug"]] - dt.timedelta(days=7)
     )
     assert log[("GET /pipeline/{pipeline-id}/workflow", 200)] == reread < len(small_org.pipelines)
+    # Details only of jobs that stopped after the old watermark (less the 1-hour margin): the
+    # others were finished, and fetched, yesterday.
+    since = {slug: watermark - dt.timedelta(hours=1) for slug, watermark in watermarks.items()}
+    assert log[("GET /project/{project-slug}/job/{job-number}", 200)] == finished_build_jobs(
+        small_org, since
+    )
+    assert finished_build_jobs(small_org, since) < finished_build_jobs(small_org) / 4
+    assert count(tmp_path, "job_details") == finished_build_jobs(small_org)
 
 
 def test_rate_limits_and_server_errors_are_retried_without_loss(
