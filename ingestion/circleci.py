@@ -31,6 +31,7 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 from requests import HTTPError
 
+from .quality import checked, is_page, problem_with, quarantined
 from .settings import report_date, report_end
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,18 @@ JOB_DETAIL_COLUMNS = _columns(
     messages="json",
     contexts="json",
 )
+
+# Fields the models rely on: a record without them goes to the quarantine table instead.
+PIPELINE_REQUIRED = {"id": str, "project_slug": str, "created_at": "timestamp"}
+WORKFLOW_REQUIRED = {
+    "id": str,
+    "pipeline_id": str,
+    "name": str,
+    "status": str,
+    "created_at": "timestamp",
+}
+JOB_REQUIRED = {"id": str, "name": str, "status": str, "type": str, "project_slug": str}
+JOB_DETAIL_REQUIRED = {"number": int, "status": str}
 
 # Job statuses after which a job's details no longer change.
 FINISHED_JOB_STATUSES = frozenset(
@@ -246,14 +259,16 @@ def circleci_source(
             rows = pages = 0
             for page in paginate(f"/project/{slug}/pipeline"):
                 pages += 1
-                keep = [p for p in page if parse_timestamp(p["created_at"]) >= start]
+                good, bad = checked("pipelines", page, PIPELINE_REQUIRED)
+                yield from bad
+                keep = [p for p in good if parse_timestamp(p["created_at"]) >= start]
                 if keep:
                     newest = max(
                         [newest or start, *(parse_timestamp(p["created_at"]) for p in keep)]
                     )
                     rows += len(keep)
                     yield keep
-                if len(keep) < len(page):  # newest-first: everything after this is older
+                if len(keep) < len(good):  # newest-first: everything after this is older
                     break
             log.info(
                 "circleci %s: %d pipelines since %s (%d pages)",
@@ -274,8 +289,13 @@ def circleci_source(
     )
     def workflows(pipeline_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Every workflow of each pipeline, reruns included (a rerun is a new workflow)."""
+        if not is_page(pipeline_page):
+            return
         for pipeline in pipeline_page:
-            yield from paginate(f"/pipeline/{pipeline['id']}/workflow")
+            for page in paginate(f"/pipeline/{pipeline['id']}/workflow"):
+                good, bad = checked("workflows", page, WORKFLOW_REQUIRED)
+                yield from bad
+                yield good
 
     @dlt.transformer(
         data_from=workflows,
@@ -286,9 +306,13 @@ def circleci_source(
     )
     def jobs(workflow_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Workflow jobs; the listing lacks the workflow id, so it is added as `workflow_id`."""
+        if not is_page(workflow_page):
+            return
         for workflow in workflow_page:
             for page in paginate(f"/workflow/{workflow['id']}/job"):
-                yield [{**job, "workflow_id": workflow["id"]} for job in page]
+                good, bad = checked("jobs", page, JOB_REQUIRED)
+                yield from bad
+                yield [{**job, "workflow_id": workflow["id"]} for job in good]
 
     @dlt.transformer(
         data_from=jobs,
@@ -305,6 +329,8 @@ def circleci_source(
         job needs fetching exactly when it stopped after the old watermark (minus a margin
         against clock jitter; the few fetched twice merge away).
         """
+        if not is_page(job_page):
+            return
         for job in job_page:
             number, stopped_at = job.get("job_number"), job.get("stopped_at")
             if number is None or stopped_at is None or job["status"] not in FINISHED_JOB_STATUSES:
@@ -317,6 +343,10 @@ def circleci_source(
             except HTTPError as exc:
                 _raise_auth_error(exc)
                 raise
+            reason = problem_with(details, JOB_DETAIL_REQUIRED)
+            if reason is not None:
+                yield quarantined("job_details", details, reason)
+                continue
             # The details body has no job id; the workflow listing does, so carry it over.
             yield {**details, "id": job["id"], "project_slug": slug}
 

@@ -98,7 +98,9 @@ def command_demo(args: argparse.Namespace) -> int:
     with serve(organisation) as emulators:
         for line in emulators.describe():
             print(f"  {line}")
-        os.environ.update({"INSIGHTS_AS_OF": as_of.isoformat(), **emulators.environment(organisation)})
+        os.environ.update(
+            {"INSIGHTS_AS_OF": as_of.isoformat(), **emulators.environment(organisation)}
+        )
         ok = run_pipeline(list(SOURCES), log_level=args.log_level)
     if not ok:
         print("insights demo: the run failed; see the log above.", file=sys.stderr)

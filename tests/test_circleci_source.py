@@ -245,3 +245,25 @@ def test_unauthorized_names_the_variable_and_never_the_token(
 )
 def test_project_slugs_accept_comma_or_json_lists(value: object, expected: list[str]) -> None:
     assert parse_list(value) == expected
+
+
+def test_a_malformed_record_is_quarantined_with_its_reason(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    def drop_first_id(body: dict) -> dict:
+        broken = dict(body["items"][0])
+        del broken["id"]
+        return {**body, "items": [broken, *body["items"][1:]]}
+
+    with CircleCIEmulator(small_org) as emulator:
+        emulator.inject_body_change(drop_first_id, 1, path_contains="/workflow")
+        load(emulator, small_org, tmp_path)
+    assert count(tmp_path, "workflows") == len(small_org.workflows) - 1
+    quarantine = rows(
+        tmp_path,
+        "select resource, record_id, reason, record->>'$.name' from raw_circleci.quarantine",
+    )
+    assert len(quarantine) == 1
+    resource, record_id, reason, name = quarantine[0]
+    assert (resource, record_id, reason) == ("workflows", None, "missing required field 'id'")
+    assert name in {workflow["name"] for workflow in small_org.workflows}
