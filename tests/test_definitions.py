@@ -45,11 +45,14 @@ def test_lineage_runs_from_the_api_tables_to_the_marts() -> None:
         assert graph.get(key("staging", f"stg_circleci__{table}")).parent_keys == {
             key("raw_circleci", table)
         }
-    assert graph.get(key("marts", "fct_ci_workflow_runs")).parent_keys == {
+    assert graph.get(key("intermediate", "int_circleci__workflow_runs")).parent_keys == {
         key("staging", "stg_circleci__workflows"),
         key("staging", "stg_circleci__pipelines"),
         key("staging", "stg_circleci__projects"),
         key("intermediate", "int_circleci__job_runs"),
+    }
+    assert graph.get(key("marts", "fct_ci_workflow_runs")).parent_keys == {
+        key("intermediate", "int_circleci__workflow_runs")
     }
     assert graph.get(key("marts", "ci_workflow_summary")).parent_keys == {
         key("marts", "fct_ci_workflow_runs"),

@@ -1,6 +1,6 @@
-{#- One row per CI job, every provider in one shape (CircleCI for now): every job the API lists,
-    approval jobs and jobs that never ran included, with the attributes of the run it belongs to.
-    Job-level windows use the run's created_at, so a run and its jobs fall in the same window. -#}
+{#- One row per CI job, every provider in one shape: every job the API lists, approval jobs and
+    jobs that never ran included, with the attributes of the run it belongs to. Job-level
+    windows use the run's created_at, so a run and its jobs fall in the same window. -#}
 
 with
 
@@ -10,23 +10,23 @@ circleci_job_runs as (
 
 ),
 
-runs as (
+circleci_runs as (
 
-    select * from {{ ref('fct_ci_workflow_runs') }}
+    select * from {{ ref('int_circleci__workflow_runs') }}
 
 ),
 
-final as (
+circleci_jobs as (
 
     select
-        runs.provider,
+        circleci_runs.provider,
         circleci_job_runs.project_slug,
         circleci_job_runs.job_id,
-        runs.run_id,
-        runs.run_attempt,
-        runs.workflow_name,
+        circleci_runs.run_id,
+        circleci_runs.run_attempt,
+        circleci_runs.workflow_name,
         circleci_job_runs.job_name,
-        runs.branch,
+        circleci_runs.branch,
         circleci_job_runs.status,
         circleci_job_runs.provider_status,
         circleci_job_runs.job_number,
@@ -41,14 +41,19 @@ final as (
         cast(circleci_job_runs.duration_seconds as {{ type_double() }}) as duration_seconds,
         -- CircleCI's per-job credits come from the insights job feed, not ingested yet.
         cast(null as {{ type_double() }}) as credits_used,
-        runs.created_at as run_created_at,
-        runs.is_first_attempt
+        circleci_runs.created_at as run_created_at,
+        circleci_runs.is_first_attempt
 
     from circleci_job_runs
-    inner join runs
-        on runs.provider = 'circleci'
-        and circleci_job_runs.workflow_id = runs.run_id
+    inner join circleci_runs
+        on circleci_job_runs.workflow_id = circleci_runs.run_id
+
+),
+
+unioned as (
+
+    select * from circleci_jobs
 
 )
 
-select * from final
+select * from unioned
