@@ -1,4 +1,5 @@
-"""dlt source for the CircleCI API v2: projects, pipelines, workflows, jobs and job details.
+"""dlt source for the CircleCI API v2: projects, pipelines, workflows, jobs, job details, job
+test results and the insights workflow-runs feed (credits).
 
 Shapes follow CircleCI's published API (see shared/api-samples/circleci). The project-pipeline
 listing has no date filter and is ordered newest first, so each load pages back only until it
@@ -20,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -122,6 +125,31 @@ JOB_DETAIL_COLUMNS = _columns(
     messages="json",
     contexts="json",
 )
+JOB_TEST_COLUMNS = _columns(
+    job_id="text",
+    position="bigint",
+    job_number="bigint",
+    project_slug="text",
+    classname="text",
+    name="text",
+    file="text",
+    result="text",
+    run_time="double",
+    message="text",
+    source="text",
+)
+INSIGHTS_RUN_COLUMNS = _columns(
+    id="text",
+    project_slug="text",
+    workflow_name="text",
+    branch="text",
+    status="text",
+    duration="bigint",
+    credits_used="bigint",
+    is_approval="bool",
+    created_at="timestamp",
+    stopped_at="timestamp",
+)
 
 # Fields the models rely on: a record without them goes to the quarantine table instead.
 PIPELINE_REQUIRED = {"id": str, "project_slug": str, "created_at": "timestamp"}
@@ -134,6 +162,8 @@ WORKFLOW_REQUIRED = {
 }
 JOB_REQUIRED = {"id": str, "name": str, "status": str, "type": str, "project_slug": str}
 JOB_DETAIL_REQUIRED = {"number": int, "status": str}
+TEST_REQUIRED = {"name": str, "result": str}
+INSIGHTS_RUN_REQUIRED = {"id": str, "status": str, "created_at": "timestamp"}
 
 # Job statuses after which a job's details no longer change.
 FINISHED_JOB_STATUSES = frozenset(
@@ -210,6 +240,12 @@ def circleci_source(
     # Per project, the stop time from which finished jobs need their details fetched; set by
     # `pipelines` (from the previous watermark) before any of the project's jobs are read.
     details_since: dict[str, dt.datetime] = {}
+    # Per project, the start of this load's re-read window (also set by `pipelines`).
+    pipelines_since: dict[str, dt.datetime] = {}
+    # The insights feed keeps 90 days; it is read once per (project, workflow name) per load.
+    feed_start = report_end(as_of or report_date()) - dt.timedelta(days=90)
+    insights_read: set[tuple[str, str]] = set()
+    insights_lock = threading.Lock()
     first_load_start = report_end(as_of or report_date()) - dt.timedelta(days=initial_days)
     client = RESTClient(
         base_url=base_url.rstrip("/"),
@@ -221,9 +257,9 @@ def circleci_source(
         session=_http_session(max_attempts, backoff_factor),
     )
 
-    def paginate(path: str) -> Iterator[list[dict[str, Any]]]:
+    def paginate(path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
         try:
-            yield from client.paginate(path)
+            yield from client.paginate(path, params=params)
         except HTTPError as exc:
             _raise_auth_error(exc)
             raise
@@ -255,6 +291,7 @@ def circleci_source(
             else:
                 start = first_load_start
                 details_since[slug] = dt.datetime.min.replace(tzinfo=dt.UTC)
+            pipelines_since[slug] = start
             newest: dt.datetime | None = None
             rows = pages = 0
             for page in paginate(f"/project/{slug}/pipeline"):
@@ -322,22 +359,14 @@ def circleci_source(
         columns=JOB_DETAIL_COLUMNS,
     )
     def job_details(job_page: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Job details (queue time, executor, parallelism) of finished build jobs, fetched once.
-
-        A job still running at the previous load stops after that load's newest pipeline (the
-        project's old watermark), and one that had finished then was fetched then: so a finished
-        job needs fetching exactly when it stopped after the old watermark (minus a margin
-        against clock jitter; the few fetched twice merge away).
-        """
+        """Job details (queue time, executor, parallelism) of finished build jobs, fetched once
+        (see `needs_fetching`)."""
         if not is_page(job_page):
             return
         for job in job_page:
-            number, stopped_at = job.get("job_number"), job.get("stopped_at")
-            if number is None or stopped_at is None or job["status"] not in FINISHED_JOB_STATUSES:
+            if not needs_fetching(job):
                 continue
-            slug = job["project_slug"]
-            if parse_timestamp(stopped_at) < details_since[slug]:
-                continue
+            slug, number = job["project_slug"], job["job_number"]
             try:
                 details = client.get(f"/project/{slug}/job/{number}").json()
             except HTTPError as exc:
@@ -350,7 +379,91 @@ def circleci_source(
             # The details body has no job id; the workflow listing does, so carry it over.
             yield {**details, "id": job["id"], "project_slug": slug}
 
-    return projects, pipelines, workflows, jobs, job_details
+    @dlt.transformer(
+        data_from=jobs,
+        primary_key=("job_id", "position"),
+        write_disposition="merge",
+        parallelized=True,
+        columns=JOB_TEST_COLUMNS,
+    )
+    def job_tests(job_page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Test results of finished build jobs (GET /project/{slug}/{job-number}/tests), fetched
+        once under the same rule as the details. `position` keeps the API order, which numbers
+        the repeats of one test inside a job."""
+        if not is_page(job_page):
+            return
+        for job in job_page:
+            if not needs_fetching(job):
+                continue
+            slug, number, position = job["project_slug"], job["job_number"], 0
+            for page in paginate(f"/project/{slug}/{number}/tests"):
+                good, bad = checked("job_tests", page, TEST_REQUIRED)
+                yield from bad
+                rows = []
+                for test in good:
+                    rows.append(
+                        {
+                            **test,
+                            "job_id": job["id"],
+                            "job_number": number,
+                            "project_slug": slug,
+                            "position": position,
+                        }
+                    )
+                    position += 1
+                if rows:
+                    yield rows
+
+    @dlt.transformer(
+        data_from=workflows,
+        primary_key="id",
+        write_disposition="merge",
+        parallelized=True,
+        columns=INSIGHTS_RUN_COLUMNS,
+    )
+    def insights_workflow_runs(
+        workflow_page: list[dict[str, Any]],
+    ) -> Iterator[list[dict[str, Any]]]:
+        """CircleCI's insights feed of finished workflow runs: the only source of credits.
+
+        Read once per (project, workflow name) per load, from the start of the re-read window
+        (the feed lags about a day, so the lookback catches late rows) but never more than the
+        90 days the feed keeps.
+        """
+        if not is_page(workflow_page):
+            return
+        for workflow in workflow_page:
+            slug, name = workflow["project_slug"], workflow["name"]
+            with insights_lock:
+                if (slug, name) in insights_read:
+                    continue
+                insights_read.add((slug, name))
+            start = max(pipelines_since[slug], feed_start)
+            params = {
+                "all-branches": "true",
+                "start-date": start.isoformat().replace("+00:00", "Z"),
+            }
+            path = f"/insights/{slug}/workflows/{urllib.parse.quote(name, safe='')}"
+            for page in paginate(path, params=params):
+                good, bad = checked("insights_workflow_runs", page, INSIGHTS_RUN_REQUIRED)
+                yield from bad
+                if good:
+                    yield [{**run, "project_slug": slug, "workflow_name": name} for run in good]
+
+    def needs_fetching(job: dict[str, Any]) -> bool:
+        """A finished build job whose details and tests were not read by an earlier load: one
+        still running at the previous load stops after that load's newest pipeline (the
+        project's old watermark), and one finished by then was fetched then (less a margin
+        against clock jitter; the few read twice merge away)."""
+        stopped_at = job.get("stopped_at")
+        return (
+            job.get("job_number") is not None
+            and stopped_at is not None
+            and job["status"] in FINISHED_JOB_STATUSES
+            and parse_timestamp(stopped_at) >= details_since[job["project_slug"]]
+        )
+
+    return projects, pipelines, workflows, jobs, job_details, job_tests, insights_workflow_runs
 
 
 def _raise_auth_error(exc: HTTPError) -> None:

@@ -40,7 +40,9 @@ def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def expected_runs(
-    workflow_runs: Iterable[dict], first_job_queue: dict[str, float] | None = None
+    workflow_runs: Iterable[dict],
+    first_job_queue: dict[str, float] | None = None,
+    credits: dict[str, float] | None = None,
 ) -> list[dict]:
     """fct_ci_workflow_runs rows: canonical status, attempt number, duration, queue time."""
     runs = [dict(run) for run in workflow_runs]
@@ -59,6 +61,7 @@ def expected_runs(
             (run["stopped_at"] - run["created_at"]).total_seconds() if run["stopped_at"] else None
         )
         run["queued_seconds"] = (first_job_queue or {}).get(run["workflow_id"])
+        run["credits_used"] = (credits or {}).get(run["workflow_id"])
     return runs
 
 
@@ -112,6 +115,7 @@ def window_statistics(group: list[dict], days: int) -> dict:
     first_successes, first_failures = first.count("success"), first.count("failed")
     durations = measured_durations(group)
     queues = [row["queued_seconds"] for row in group if row.get("queued_seconds") is not None]
+    credits = [row["credits_used"] for row in group if row.get("credits_used") is not None]
     return {
         "total_runs": len(group),
         "completed_runs": sum(s in ("success", "failed", "cancelled", "skipped") for s in statuses),
@@ -125,6 +129,7 @@ def window_statistics(group: list[dict], days: int) -> dict:
             else None
         ),
         "throughput": len(group) / days,
+        "total_credits_used": float(sum(credits)) if credits else None,
         "duration_sample_size": len(durations),
         "duration_min_seconds": min(durations) if durations else None,
         "duration_mean_seconds": statistics.fmean(durations) if durations else None,
@@ -152,10 +157,13 @@ def in_windows(rows: list[dict], as_of: dt.date, created: str, key: Callable[[di
 
 
 def expected_summary(
-    workflow_runs: Iterable[dict], as_of: dt.date, first_job_queue: dict[str, float] | None = None
+    workflow_runs: Iterable[dict],
+    as_of: dt.date,
+    first_job_queue: dict[str, float] | None = None,
+    credits: dict[str, float] | None = None,
 ) -> dict[tuple, dict]:
     """ci_workflow_summary keyed by (project, workflow, branch, window)."""
-    runs = expected_runs(workflow_runs, first_job_queue)
+    runs = expected_runs(workflow_runs, first_job_queue, credits)
     by_recovery: dict[tuple, list[float]] = defaultdict(list)
     for key, *_, group in in_windows(
         expected_recoveries(runs),
@@ -276,9 +284,15 @@ def expected_job_summary(job_rows: list[dict], as_of: dt.date) -> dict[tuple, di
     }
 
 
-def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple, dict]:
+def expected_daily(
+    workflow_runs: Iterable[dict], as_of: dt.date, credits: dict[str, float] | None = None
+) -> dict[tuple, dict]:
     """ci_workflow_daily keyed by (project, workflow, branch, day), days up to as_of."""
-    runs = [run for run in expected_runs(workflow_runs) if run["created_at"].date() <= as_of]
+    runs = [
+        run
+        for run in expected_runs(workflow_runs, credits=credits)
+        if run["created_at"].date() <= as_of
+    ]
     grouped: dict[tuple, list[dict]] = defaultdict(list)
     for branch, run in _with_all_branches(runs):
         grouped[
@@ -296,5 +310,6 @@ def expected_daily(workflow_runs: Iterable[dict], as_of: dt.date) -> dict[tuple,
             "success_rate": successes / (successes + failures) if successes + failures else None,
             "duration_median_seconds": percentile(durations, 0.5),
             "duration_p95_seconds": percentile(durations, 0.95),
+            "credits_used": window_statistics(group, 1)["total_credits_used"],
         }
     return daily

@@ -95,6 +95,16 @@ def test_full_load_has_every_record_once(small_org: Organisation, tmp_path: Path
     assert rows(
         tmp_path, "select count(*) from raw_circleci.job_details where queued_at is null"
     ) == [(0,)]
+    # Test results of every finished build job, and the insights feed's finished runs (credits).
+    tests = sum(
+        len(small_org.job_tests(job["project_slug"], job["job_number"]) or [])
+        for job in small_org.job_runs()
+        if job["job_number"] is not None and job["stopped_at"] is not None
+    )
+    assert 0 < count(tmp_path, "job_tests") == tests
+    assert count(tmp_path, "insights_workflow_runs") == len(small_org.insights_workflow_runs)
+    names = {(w["project_slug"], w["name"]) for w in small_org.workflows}
+    assert log[("GET /insights/{project-slug}/workflows/{workflow-name}", 200)] >= len(names)
     # Free-form objects stay single JSON columns; tag-triggered pipelines keep their tag.
     columns = {
         name

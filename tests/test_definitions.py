@@ -25,7 +25,16 @@ from orchestration.transform_assets import dbt_build_args
 
 from pipeline_support import environment
 
-RAW_TABLES = {"projects", "pipelines", "workflows", "jobs", "job_details"}
+# raw table -> the staging model that reads it
+RAW_TABLES = {
+    "projects": "stg_circleci__projects",
+    "pipelines": "stg_circleci__pipelines",
+    "workflows": "stg_circleci__workflows",
+    "jobs": "stg_circleci__jobs",
+    "job_details": "stg_circleci__job_details",
+    "job_tests": "stg_circleci__test_results",
+    "insights_workflow_runs": "stg_circleci__insights_workflow_runs",
+}
 UNCONFIGURED = {
     "SOURCES__CIRCLECI__API_TOKEN": "",
     "SOURCES__CIRCLECI__PROJECT_SLUGS": "",
@@ -41,15 +50,14 @@ def test_lineage_runs_from_the_api_tables_to_the_marts() -> None:
     keys = graph.get_all_asset_keys()
     assert {key("raw_circleci", table) for table in RAW_TABLES} <= keys
     # Every dbt source is a dlt asset, not a dangling external key.
-    for table in RAW_TABLES:
-        assert graph.get(key("staging", f"stg_circleci__{table}")).parent_keys == {
-            key("raw_circleci", table)
-        }
+    for table, staging in RAW_TABLES.items():
+        assert graph.get(key("staging", staging)).parent_keys == {key("raw_circleci", table)}
     assert graph.get(key("intermediate", "int_circleci__workflow_runs")).parent_keys == {
         key("staging", "stg_circleci__workflows"),
         key("staging", "stg_circleci__pipelines"),
         key("staging", "stg_circleci__projects"),
         key("intermediate", "int_circleci__job_runs"),
+        key("staging", "stg_circleci__insights_workflow_runs"),
     }
     assert graph.get(key("marts", "fct_ci_workflow_runs")).parent_keys == {
         key("intermediate", "int_circleci__workflow_runs")

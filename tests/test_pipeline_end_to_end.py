@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,11 @@ SUMMARY_COLUMNS = [
     "cancelled_runs", "success_rate", "first_attempt_success_rate", "throughput", "mttr_seconds",
     "total_recoveries", "duration_sample_size", "duration_min_seconds", "duration_mean_seconds",
     "duration_median_seconds", "duration_p95_seconds", "duration_max_seconds", "duration_stddev_seconds",
-    "queued_sample_size", "queued_median_seconds", "queued_p95_seconds",
+    "queued_sample_size", "queued_median_seconds", "queued_p95_seconds", "total_credits_used",
 ]  # fmt: skip
 DAILY_COLUMNS = [
     "total_runs", "successful_runs", "failed_runs", "success_rate", "duration_median_seconds",
-    "duration_p95_seconds",
+    "duration_p95_seconds", "credits_used",
 ]  # fmt: skip
 
 
@@ -99,6 +100,11 @@ def test_every_workflow_lands_once_with_its_canonical_status(
     assert any(row[6] == "tag" and row[4] == "" for row in rows)
 
 
+def credits_by_run(org) -> dict[str, float]:
+    """Credits of every run the insights feed lists (the feed keeps 90 days of finished runs)."""
+    return {run["id"]: run["credits_used"] for run in org.insights_workflow_runs}
+
+
 def expected_jobs(org) -> list[dict]:
     return expected_job_runs(org.job_runs(), org.job_details, expected_runs(org.workflow_runs()))
 
@@ -106,7 +112,7 @@ def expected_jobs(org) -> list[dict]:
 def test_workflow_summary_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
     org = built_warehouse.org
     expected = expected_summary(
-        org.workflow_runs(), org.as_of, first_job_queues(expected_jobs(org))
+        org.workflow_runs(), org.as_of, first_job_queues(expected_jobs(org)), credits_by_run(org)
     )
     actual = rows_by_key(
         built_warehouse.path,
@@ -170,9 +176,29 @@ def test_job_summary_matches_independent_computation(built_warehouse: BuiltWareh
         assert_same(actual[key], values, key)
 
 
+def test_every_test_result_of_a_finished_job_lands_once(built_warehouse: BuiltWarehouse) -> None:
+    org = built_warehouse.org
+    expected: Counter[str] = Counter()
+    for job in org.job_runs():
+        if job["job_number"] is None or job["stopped_at"] is None:
+            continue
+        for test in org.job_tests(job["project_slug"], job["job_number"]) or []:
+            expected[
+                {"success": "passed", "failure": "failed"}.get(test["result"], test["result"])
+            ] += 1
+    actual = dict(
+        query(
+            built_warehouse.path,
+            "select result, count(*) from marts.fct_ci_test_results group by 1",
+        )
+    )
+    assert actual == dict(expected)
+    assert expected["failed"] > 0 and expected["passed"] > expected["failed"]
+
+
 def test_workflow_daily_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
     org = built_warehouse.org
-    expected = expected_daily(org.workflow_runs(), org.as_of)
+    expected = expected_daily(org.workflow_runs(), org.as_of, credits_by_run(org))
     actual = rows_by_key(
         built_warehouse.path,
         "ci_workflow_daily",

@@ -22,6 +22,12 @@ circleci_projects as (
 
 ),
 
+circleci_insights_runs as (
+
+    select * from {{ ref('stg_circleci__insights_workflow_runs') }}
+
+),
+
 circleci_job_runs as (
 
     select * from {{ ref('int_circleci__job_runs') }}
@@ -64,13 +70,16 @@ circleci_runs as (
         -- CircleCI workflows have no start time of their own (metrics.md §5).
         circleci_workflows.created_at as started_at,
         circleci_workflows.stopped_at,
-        circleci_first_job_queues.queued_seconds
+        circleci_first_job_queues.queued_seconds,
+        circleci_insights_runs.credits_used
 
     from circleci_workflows
     left join circleci_pipelines
         on circleci_workflows.pipeline_id = circleci_pipelines.pipeline_id
     left join circleci_projects
         on circleci_workflows.project_slug = circleci_projects.project_slug
+    left join circleci_insights_runs
+        on circleci_workflows.workflow_id = circleci_insights_runs.workflow_id
     left join circleci_first_job_queues
         on circleci_workflows.workflow_id = circleci_first_job_queues.workflow_id
         and circleci_first_job_queues.queue_order = 1
@@ -100,8 +109,8 @@ final as (
             when stopped_at is not null then {{ seconds_between('started_at', 'stopped_at') }}
         end as duration_seconds,
         cast(queued_seconds as {{ type_double() }}) as queued_seconds,
-        -- Credits come from CircleCI's insights feed, not ingested yet.
-        cast(null as {{ type_double() }}) as credits_used,
+        -- Credits come from CircleCI's insights feed (finished runs of the last 90 days).
+        cast(credits_used as {{ type_double() }}) as credits_used,
         run_attempt = 1 as is_first_attempt
 
     from circleci_runs

@@ -1,0 +1,74 @@
+{#- One row per test execution, every provider in one shape (CircleCI for now). A test is keyed
+    by classname::test_name::file; a test repeated inside one job is numbered 1..n in API order.
+    executed_at is the job's stop time (metrics.md §5). -#}
+
+with
+
+circleci_test_results as (
+
+    select * from {{ ref('stg_circleci__test_results') }}
+
+),
+
+job_runs as (
+
+    select * from {{ ref('fct_ci_job_runs') }}
+
+),
+
+workflow_runs as (
+
+    select * from {{ ref('fct_ci_workflow_runs') }}
+
+),
+
+circleci_numbered as (
+
+    select
+        *,
+        {{ dbt.concat(["classname", "'::'", "test_name", "'::'", "file"]) }} as test_key,
+        row_number() over (
+            partition by job_id, classname, test_name, file order by position
+        ) as execution_index
+
+    from circleci_test_results
+
+),
+
+circleci_tests as (
+
+    select
+        job_runs.provider,
+        circleci_numbered.project_slug,
+        circleci_numbered.job_id,
+        circleci_numbered.test_key,
+        cast(circleci_numbered.execution_index as {{ dbt.type_bigint() }}) as execution_index,
+        circleci_numbered.classname,
+        circleci_numbered.test_name,
+        circleci_numbered.file,
+        circleci_numbered.result,
+        circleci_numbered.run_time_seconds,
+        workflow_runs.commit_sha,
+        job_runs.branch,
+        job_runs.stopped_at as executed_at,
+        job_runs.run_id,
+        job_runs.workflow_name,
+        job_runs.job_name
+
+    from circleci_numbered
+    inner join job_runs
+        on job_runs.provider = 'circleci'
+        and circleci_numbered.job_id = job_runs.job_id
+    inner join workflow_runs
+        on workflow_runs.provider = job_runs.provider
+        and workflow_runs.run_id = job_runs.run_id
+
+),
+
+unioned as (
+
+    select * from circleci_tests
+
+)
+
+select * from unioned
