@@ -19,7 +19,6 @@ Configuration (dlt resolution: env vars or .dlt/*.toml, section `sources.circlec
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import urllib.parse
@@ -28,12 +27,12 @@ from typing import Any
 
 import dlt
 from dlt.sources import DltResource
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 from requests import HTTPError
 
+from .common import SourceAuthError, http_session, parse_list, parse_timestamp
 from .quality import checked, is_page, problem_with, quarantined
 from .settings import report_date, report_end
 
@@ -182,37 +181,6 @@ FINISHED_JOB_STATUSES = frozenset(
 DETAILS_MARGIN = dt.timedelta(hours=1)
 
 
-class SourceAuthError(RuntimeError):
-    """The provider rejected our credentials: the message names the source and the variable to set."""
-
-
-def parse_list(value: str | Sequence[str] | None) -> list[str]:
-    """Accept a comma list (`a,b`) or a JSON list (`["a", "b"]`), as marts.md promises."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        items = json.loads(text) if text.startswith("[") else text.split(",")
-    else:
-        items = list(value)
-    return [str(item).strip() for item in items if str(item).strip()]
-
-
-def parse_timestamp(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _http_session(max_attempts: int, backoff_factor: float) -> Any:
-    # dlt's client retries 429 and 5xx with exponential backoff and honours Retry-After.
-    return Client(
-        request_timeout=60,
-        request_max_attempts=max_attempts,
-        request_backoff_factor=backoff_factor,
-        request_max_retry_delay=300,
-        raise_for_status=False,  # RESTClient raises itself, after its own response hooks
-    ).session
-
-
 @dlt.source(name="circleci", section="circleci", max_table_nesting=2)
 def circleci_source(
     project_slugs: str = dlt.config.value,
@@ -254,7 +222,7 @@ def circleci_source(
             cursor_path="next_page_token", cursor_param="page-token"
         ),
         data_selector="items",
-        session=_http_session(max_attempts, backoff_factor),
+        session=http_session(max_attempts, backoff_factor),
     )
 
     def paginate(path: str, params: dict[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:

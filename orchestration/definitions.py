@@ -1,7 +1,7 @@
 """The one place the Dagster code location is assembled: `dagster dev -w workspace.yaml` loads
 `defs` from here, and the `insights` CLI runs the same job in process.
 
-Graph: CircleCI API → dlt (raw_circleci/*) → dbt staging → facts → metric marts.
+Graph: provider APIs → dlt (raw_<source>/*) → dbt staging → facts → metric marts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dagster_dlt import DagsterDltResource
 
 from ingestion import SOURCES, configured_sources
 
-from .ingestion_assets import circleci_raw_tables, raw_asset_keys
+from .ingestion_assets import RAW_TABLE_ASSETS, raw_asset_keys
 from .transform_assets import DBT_EXECUTABLE, dbt_project, warehouse_models
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 
 defs = dg.Definitions(
-    assets=[circleci_raw_tables, warehouse_models],
+    assets=[*RAW_TABLE_ASSETS, warehouse_models],
     jobs=[refresh_warehouse],
     schedules=[daily_refresh],
     sensors=[alert_on_run_failure],

@@ -14,7 +14,6 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from ingestion import SOURCES
-from ingestion.circleci import circleci_source
 from ingestion.pipelines import LOADER_FILE_FORMAT, make_pipeline
 from ingestion.settings import report_date
 
@@ -43,40 +42,36 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def build_circleci_source() -> Any:
-    """A fresh source per run (dagster-dlt cannot run one source object twice in a process)."""
-    return circleci_source(as_of=report_date())
+def raw_tables_assets(source_name: str) -> dg.AssetsDefinition:
+    """One multi-asset per source: its raw tables, loaded incrementally into `raw_<source>`."""
+    info = SOURCES[source_name]
 
-
-# The specs need a source object at import time, before any credentials exist: this one only
-# describes the resources and is never run.
-_CIRCLECI_SPEC_SOURCE = circleci_source(project_slugs="", api_token="", base_url="http://unused")
-
-
-@dlt_assets(
-    dlt_source=_CIRCLECI_SPEC_SOURCE,
-    dlt_pipeline=make_pipeline("circleci"),
-    name="circleci_raw_tables",
-    dagster_dlt_translator=RawTableTranslator(),
-    pool=WAREHOUSE_POOL,
-)
-def circleci_raw_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """CircleCI projects, pipelines, workflows and jobs, loaded incrementally into `raw_circleci`."""
-    if not SOURCES["circleci"].is_configured():
-        # Runs select only configured sources (definitions.refresh_selection); this guards a
-        # materialization started by hand in the UI.
-        context.log.info(SOURCES["circleci"].skip_message())
-        return
-    # The pipeline object is rebuilt per run too: the warehouse path comes from the environment.
-    yield from dlt.run(
-        context=context,
-        dlt_source=build_circleci_source(),
-        dlt_pipeline=make_pipeline("circleci"),
-        loader_file_format=LOADER_FILE_FORMAT,
+    @dlt_assets(
+        dlt_source=info.describing_source(),
+        dlt_pipeline=make_pipeline(source_name),
+        name=f"{source_name}_raw_tables",
+        dagster_dlt_translator=RawTableTranslator(),
+        pool=WAREHOUSE_POOL,
     )
+    def load_raw_tables(context: AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
+        if not info.is_configured():
+            # Runs select only configured sources (definitions.refresh_selection); this guards
+            # a materialization started by hand in the UI.
+            context.log.info(info.skip_message())
+            return
+        # A fresh source and pipeline per run: dagster-dlt cannot run one source object twice
+        # in a process, and the warehouse path and report date come from the environment.
+        yield from dlt.run(
+            context=context,
+            dlt_source=info.source(as_of=report_date()),
+            dlt_pipeline=make_pipeline(source_name),
+            loader_file_format=LOADER_FILE_FORMAT,
+        )
+
+    return load_raw_tables
 
 
-RAW_TABLE_ASSETS = [circleci_raw_tables]
+RAW_TABLE_ASSETS = [raw_tables_assets(name) for name in SOURCES]
 
 
 def raw_asset_keys(sources: Iterable[str]) -> list[dg.AssetKey]:

@@ -689,11 +689,17 @@ class _RepoSim:
         end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=UTC)
         plans: list[tuple[dt.datetime, str, Commit, bool]] = []  # (created, env, commit, redeploy)
         commits = [c for c in self.history.day(day) if c.branch == default]
+        # 0.7 staging deployments per default-branch commit at the standard cadence; a cadence
+        # beyond 1/0.7 deploys some commits to staging again later the same day.
+        per_commit = 0.7 * self.org.deploy_cadence
+        whole = int(per_commit)
         for commit in commits:
-            if rng.random() < 0.7:
-                plans.append(
-                    (commit.committed_at + _s(rng.uniform(300, 900)), "staging", commit, False)
-                )
+            copies = whole + (rng.random() < per_commit - whole)
+            created = commit.committed_at
+            for copy_number in range(copies):
+                gap = rng.uniform(300, 900) if copy_number == 0 else rng.uniform(600, 3600)
+                created += _s(gap)
+                plans.append((created, "staging", commit, False))
                 last_staged = commit.sha
         if day == self.org.as_of and commits:
             # Something is always in flight at the end of the report day.
@@ -945,16 +951,28 @@ class GitHubOrganisation:
         *,
         seed: int = 7,
         days: int = 90,
-        deploy_days: int = 400,
+        deploy_days: int = 430,
         repositories: tuple[RepoSpec, ...] = DEFAULT_REPOSITORIES,
         owner: str = OWNER,
+        deploy_cadence: float = 1.0,
     ) -> None:
+        """``days`` of Actions runs and ``deploy_days`` of deployments (430 by default, so the
+        365-day lookback and its slack have data), both ending with ``as_of``.
+
+        Size knobs: ``repositories`` (each with its ``pushes_per_weekday``) and
+        ``deploy_cadence``, a multiplier on how often deployments happen: 0.7 x cadence staging
+        deployments per default-branch commit (half of the successful ones are promoted to
+        production, so production scales alike). 1.0 is the standard organisation.
+        """
         if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
             raise TypeError("as_of must be a datetime.date")
         if days < 1 or deploy_days < days:
             raise ValueError("need 1 <= days <= deploy_days")
         if not 1 <= len(repositories) <= MAX_REPOSITORIES:
             raise ValueError(f"between 1 and {MAX_REPOSITORIES} repositories")
+        if deploy_cadence < 0:
+            raise ValueError("deploy_cadence must be >= 0")
+        self.deploy_cadence = deploy_cadence
         self.as_of = as_of
         self.seed = seed
         self.days = days

@@ -37,6 +37,11 @@ ZERO_SHA = "0" * 40
 PIPELINE_ID_BASE = 100_000_000
 DEPLOYMENT_ID_BASE = 300_000_000
 ENVIRONMENT_ID_BASE = 7_000
+# The default day cache holds about this many days x pushes per weekday per project: the whole
+# history of the standard organisation (so paging, which scans every day, stays cheap) but a
+# bounded amount (about 20 MB per project) however far the knobs scale it up.
+CACHE_PUSH_DAYS = 4_000
+MIN_CACHE_DAYS = 32
 
 # (full path, default branch, pushes per weekday)
 PROJECT_SPECS = (
@@ -353,13 +358,51 @@ class GitLabOrganisation:
         *,
         seed: int = 20261129,
         days: int = 90,
-        deploy_days: int = 400,
+        deploy_days: int = 430,
         project_count: int = 3,
         cache_days: int | None = None,
+        pipelines_per_weekday: float | None = None,
+        jobs_per_workflow: int | None = None,
+        tests_per_job: int | None = None,
+        deploy_cadence: float = 1.0,
     ) -> None:
+        """``days`` of CI and ``deploy_days`` of deployments (430 by default, so the 365-day
+        lookback and its slack have data), both ending with ``as_of``.
+
+        Size knobs (the defaults give the standard organisation, byte for byte):
+
+        * ``project_count`` (1..3);
+        * ``pipelines_per_weekday``: mean pushes (so push pipelines) per weekday of the busiest
+          project, the others scaled alike (None: 8, 6 and 4); at most 400;
+        * ``jobs_per_workflow``: None keeps every pipeline's jobs (4 to 7 planned, plus
+          retries). N >= 1 caps the jobs a pipeline plans at N (retries of a planned job come
+          on top), keeping by priority build, then the deploy/release/review jobs, then
+          unit-tests, integration-tests and lint;
+        * ``tests_per_job``: None keeps the suites (36 unit, 14 integration test cases); N >= 0
+          gives each test job's suite N cases;
+        * ``deploy_cadence``: multiplier on the share of default-branch pipelines that deploy to
+          production (0.4 at 1.0, capped at every pipeline); staging gets one deployment per
+          default-branch pipeline whatever the cadence.
+
+        ``cache_days`` is how many generated days each project keeps cached. The default keeps
+        the whole history while it is small (the standard organisation) and about
+        ``CACHE_PUSH_DAYS / pushes per weekday`` days (at least 32) beyond that, so memory stays
+        bounded however far ``days``, ``deploy_days`` or ``pipelines_per_weekday`` scale it up.
+        """
         if not 1 <= project_count <= len(PROJECT_SPECS):
             raise ValueError(f"project_count must be between 1 and {len(PROJECT_SPECS)}")
+        if pipelines_per_weekday is not None and not 0 <= pipelines_per_weekday <= 400:
+            raise ValueError("pipelines_per_weekday must be between 0 and 400 (or None)")
+        if jobs_per_workflow is not None and jobs_per_workflow < 1:
+            raise ValueError("jobs_per_workflow must be >= 1 (or None)")
+        if tests_per_job is not None and tests_per_job < 0:
+            raise ValueError("tests_per_job must be >= 0 (or None)")
+        if deploy_cadence < 0:
+            raise ValueError("deploy_cadence must be >= 0")
         deploy_days = max(deploy_days, days)
+        self.jobs_per_workflow = jobs_per_workflow
+        self.tests_per_job = tests_per_job
+        self.deploy_cadence = deploy_cadence
         self.as_of = as_of
         self.seed = seed
         self.days = days
@@ -371,7 +414,10 @@ class GitLabOrganisation:
         self._partitions: list[DayPartitioned[ProjectState, DayRecords]] = []
         self._commit_index: dict[int, dict[str, Commit]] = {}
         all_days = days_between(self.first_day, as_of)
+        busiest = max(pushes for _, _, pushes in PROJECT_SPECS)
         for index, (path, branch, pushes) in enumerate(PROJECT_SPECS[:project_count]):
+            if pipelines_per_weekday is not None:
+                pushes = pushes / busiest * pipelines_per_weekday
             repository = RepositoryHistory(
                 seed, path, self.first_day, as_of, default_branch=branch, pushes_per_weekday=pushes
             )
@@ -383,16 +429,15 @@ class GitLabOrganisation:
                 created_at=dt.datetime.combine(self.first_day, dt.time(9, 30), tzinfo=dt.UTC)
                 - dt.timedelta(days=30 + 11 * index),
                 repository=repository,
-                tests=_test_catalog(seed, path),
+                tests=_test_catalog(seed, path, tests_per_job),
             )
             self.projects.append(project)
-            # One DayPartitioned holds compact plans; caching every day keeps paging cheap.
             self._partitions.append(
                 DayPartitioned(
                     all_days,
                     ProjectState(),
                     self._day_generator(project),
-                    cache_days=cache_days or len(all_days) + 1,
+                    cache_days=cache_days or _default_cache_days(len(all_days), pushes),
                 )
             )
 
@@ -615,6 +660,12 @@ class GitLabOrganisation:
                     }
 
 
+def _default_cache_days(history_days: int, pushes_per_weekday: float) -> int:
+    if pushes_per_weekday * history_days <= CACHE_PUSH_DAYS:
+        return history_days + 1
+    return max(MIN_CACHE_DAYS, int(CACHE_PUSH_DAYS / pushes_per_weekday))
+
+
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -626,10 +677,16 @@ def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None
 _MODULES = ("orders", "checkout", "pricing", "auth", "search", "inventory", "billing", "export")
 
 
-def _test_catalog(seed: int, path: str) -> dict[str, tuple[TestCaseSpec, ...]]:
+def _test_catalog(
+    seed: int, path: str, size: int | None = None
+) -> dict[str, tuple[TestCaseSpec, ...]]:
+    """The unit (36 cases, 3 flaky) and integration (14, 2 flaky) suites; ``size`` gives both
+    that many cases, the flaky share kept."""
     rng = rng_for(seed, "gitlab-tests", path)
     catalog = {}
     for suite, count, flaky in (("unit", 36, 3), ("integration", 14, 2)):
+        if size is not None:
+            count, flaky = size, round(size * flaky / count)
         specs = []
         for number in range(count):
             module = rng.choice(_MODULES)
@@ -874,12 +931,14 @@ def _plan_jobs(
     production = False
     if kind == "default":
         deploy = [("deploy:staging", False, "staging")]
-        if rng.random() < 0.4:
+        if rng.random() < min(1.0, 0.4 * builder.org.deploy_cadence):
             deploy.append(("deploy:production", False, "production"))
             production = True
         stages.append(deploy)
     elif kind == "tag":
         stages.append([("release", False, None)])
+    if builder.org.jobs_per_workflow is not None:
+        stages = _capped(stages, builder.org.jobs_per_workflow)
     # Outcome of this pipeline.
     failing = state.default_failing if kind in ("default", "schedule") else False
     p_fail = 0.45 if failing else (0.08 if kind in ("default", "tag") else 0.16)
@@ -896,6 +955,8 @@ def _plan_jobs(
     manual_review = kind == "feature" and not clean and rng.random() < 0.05
     if manual_review:
         stages.append([("deploy:review", False, None)])
+        if builder.org.jobs_per_workflow is not None:
+            stages = _capped(stages, builder.org.jobs_per_workflow)
     prod_fail = rng.random() < (0.4 if state.production_failing else 0.07)
     prod_retry = rng.random() < 0.6
     blocked = production and rng.random() < 0.03
@@ -910,7 +971,7 @@ def _plan_jobs(
     for stage_number, stage in enumerate(stages):
         stage_end = stage_start
         for name, allow_failure, environment in stage:
-            stage_name = ("build", "test", "deploy")[min(stage_number, 2)]
+            stage_name = _STAGE_OF.get(name, "deploy")
             if broken is not None:
                 when, reason = broken
                 status = "canceled" if reason == "canceled" else "skipped"
@@ -936,7 +997,9 @@ def _plan_jobs(
                 )
                 if name in TEST_JOBS:
                     count = len(builder.project.tests[TEST_JOBS[name]])
-                    tests = tuple(sorted(rng.sample(range(count - 5), rng.randint(1, 3))))
+                    healthy = range(max(count - 5, 0))
+                    picked = min(rng.randint(1, 3), len(healthy))
+                    tests = tuple(sorted(rng.sample(healthy, picked)))
             elif name == "lint" and lint_fails:
                 outcome, reason = "failed", "script_failure"
             elif name == "deploy:staging" and rng.random() < 0.05:
@@ -949,7 +1012,7 @@ def _plan_jobs(
                 outcome, reason = "failed", "script_failure"
                 suite = builder.project.tests[TEST_JOBS[name]]
                 flaky = [n for n, spec in enumerate(suite) if spec.flaky]
-                tests = (rng.choice(flaky),)
+                tests = (rng.choice(flaky),) if flaky else ()
             job = _run(rng, index, name, stage_name, created, stage_start, outcome, reason)
             job = replace(job, allow_failure=allow_failure, failed_tests=tests,
                           environment=environment)  # fmt: skip
@@ -1011,6 +1074,22 @@ def _plan_jobs(
             job.status == "failed" and not job.allow_failure for job in latest
         )
     return jobs, rerun_at
+
+
+_STAGE_OF = {"build": "build", "unit-tests": "test", "integration-tests": "test", "lint": "test"}
+# Which jobs a capped pipeline keeps first (see ``jobs_per_workflow``).
+_KEEP_ORDER = ("build", "deploy:staging", "deploy:production", "release", "deploy:review")
+_KEEP_ORDER += ("unit-tests", "integration-tests", "lint")
+
+
+def _capped(
+    stages: list[list[tuple[str, bool, str | None]]], limit: int
+) -> list[list[tuple[str, bool, str | None]]]:
+    """The stages with at most ``limit`` jobs, kept in :data:`_KEEP_ORDER` priority."""
+    names = [job[0] for stage in stages for job in stage]
+    kept = set(sorted(names, key=_KEEP_ORDER.index)[:limit])
+    capped = [[job for job in stage if job[0] in kept] for stage in stages]
+    return [stage for stage in capped if stage]
 
 
 def _run(

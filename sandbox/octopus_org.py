@@ -277,7 +277,8 @@ class _Project:
         start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
         end = start + dt.timedelta(days=1)
         out = DayRecords()
-        mean = self.spec.releases_per_weekday * (1.0 if day.weekday() < 5 else 0.12)
+        rate = self.spec.releases_per_weekday * self.org.deploy_cadence
+        mean = rate * (1.0 if day.weekday() < 5 else 0.12)
         for _ in range(_poisson(rng, mean)):
             moment = start + dt.timedelta(seconds=rng.uniform(7.5 * 3600, 19 * 3600))
             self._push(st, moment, "release", {})
@@ -601,11 +602,23 @@ class OctopusOrganisation:
         as_of: dt.date,
         *,
         seed: int = 7,
-        deploy_days: int = 400,
+        deploy_days: int = 430,
         projects: int = 4,
+        deploy_cadence: float = 1.0,
     ) -> None:
+        """``deploy_days`` of history ending with ``as_of`` (430 by default, so the 365-day
+        lookback and its slack have data) for the first ``projects`` (1..4) projects.
+
+        ``deploy_cadence`` multiplies every project's release rate (0.4 to 0.9 releases per
+        weekday at 1.0, the standard organisation), and with it the deployments that promote
+        them. A project cuts at most 25 releases and runs at most 25 deployments a day; more
+        spill over to the next day.
+        """
         if not 1 <= projects <= MAX_PROJECTS:
             raise ValueError(f"projects must be between 1 and {MAX_PROJECTS}")
+        if deploy_cadence < 0:
+            raise ValueError("deploy_cadence must be >= 0")
+        self.deploy_cadence = deploy_cadence
         self.as_of = as_of
         self.seed = seed
         self.deploy_days = deploy_days
@@ -834,6 +847,13 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def generate_octopus(
-    as_of: dt.date, *, seed: int = 7, deploy_days: int = 400, projects: int = 4
+    as_of: dt.date,
+    *,
+    seed: int = 7,
+    deploy_days: int = 430,
+    projects: int = 4,
+    deploy_cadence: float = 1.0,
 ) -> OctopusOrganisation:
-    return OctopusOrganisation(as_of, seed=seed, deploy_days=deploy_days, projects=projects)
+    return OctopusOrganisation(
+        as_of, seed=seed, deploy_days=deploy_days, projects=projects, deploy_cadence=deploy_cadence
+    )

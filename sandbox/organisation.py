@@ -857,9 +857,16 @@ class ProjectTimeline:
 
     def find_job(self, number: int) -> tuple[_Pipeline, _Workflow, _Job] | None:
         """The job with this number (binary search over the per-day number counters)."""
-        # The checkpoints are DayPartitioned's per-day start states (computed once, kept).
-        starts = [state.job_number for state in self.timeline._states()]
-        position = bisect.bisect_right(starts, number) - 1
+        # Day d's first job number is the counter in its starting state (counters only grow),
+        # so the last day starting at or below ``number`` is the only one that can hold it.
+        position = (
+            bisect.bisect_right(
+                range(len(self.days)),
+                number,
+                key=lambda i: self.timeline.state_at(self.days[i]).job_number,
+            )
+            - 1
+        )
         if position < 0:
             return None
         for pipeline in self.day(self.days[position]):
@@ -1142,6 +1149,8 @@ class Organisation:
     pipelines_per_weekday: int = 12
     at: dt.datetime | None = None  # observation instant; None = the window end
     timelines: dict[str, ProjectTimeline] = field(default_factory=dict, repr=False)
+    jobs_per_workflow: int | None = None  # None: each blueprint's own jobs
+    tests_per_job: int | None = None  # None: each test job's own suite size
 
     @property
     def window_start(self) -> dt.datetime:
@@ -1178,6 +1187,8 @@ class Organisation:
             self.pipelines_per_weekday,
             at,
             self.timelines,
+            self.jobs_per_workflow,
+            self.tests_per_job,
         )
 
     def project(self, slug: str) -> CircleCIProject:
@@ -1354,14 +1365,25 @@ def generate_organisation(
     seed: int = 7,
     projects: int = 3,
     days: int = 90,
-    pipelines_per_weekday: int = 12,
+    pipelines_per_weekday: float = 12,
+    jobs_per_workflow: int | None = None,
+    tests_per_job: int | None = None,
 ) -> Organisation:
     """Set up ``days`` days of CircleCI activity ending with ``as_of`` (inclusive).
 
-    Nothing is generated yet: days are generated when first looked at. ``pipelines_per_weekday``
-    is the mean number of push pipelines per weekday for the busiest project (others are scaled
-    down; weekends are much quieter); one scheduled nightly pipeline per project per day and
-    about one release tag a week come on top.
+    Nothing is generated yet: days are generated when first looked at. Size knobs (the defaults
+    give the standard organisation, byte for byte):
+
+    * ``projects`` (1..6) and ``days`` (the CI window);
+    * ``pipelines_per_weekday``: the mean number of push pipelines per weekday for the busiest
+      project (others are scaled down; weekends are much quieter); one scheduled nightly
+      pipeline per project per day and about one release tag a week come on top;
+    * ``jobs_per_workflow``: None keeps each workflow's own jobs (2 to 4). N >= 1 gives every
+      workflow exactly N jobs: the first N of its configuration (a prefix keeps the DAG whole),
+      or, when it has fewer, its jobs plus parallel copies of its build jobs (``unit-test-2``,
+      ``lint-2``, ... with the same upstream jobs);
+    * ``tests_per_job``: None keeps each test job's own suite size (20 to 80 tests). N >= 0
+      gives every job that reports test metadata a suite of N tests (0: no test metadata).
     """
     if isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date):
         raise TypeError("as_of must be a datetime.date")
@@ -1371,13 +1393,26 @@ def generate_organisation(
         raise ValueError("days must be >= 1")
     if pipelines_per_weekday < 0:
         raise ValueError("pipelines_per_weekday must be >= 0")
+    if jobs_per_workflow is not None and jobs_per_workflow < 1:
+        raise ValueError("jobs_per_workflow must be >= 1 (or None)")
+    if tests_per_job is not None and tests_per_job < 0:
+        raise ValueError("tests_per_job must be >= 0 (or None)")
 
-    org = Organisation(as_of, days, seed, [], pipelines_per_weekday)
+    org = Organisation(
+        as_of,
+        days,
+        seed,
+        [],
+        pipelines_per_weekday,
+        jobs_per_workflow=jobs_per_workflow,
+        tests_per_job=tests_per_job,
+    )
     rng = rng_for(seed, "circleci-organisation")
     users = {login: random_uuid(rng) for login in _DEVELOPERS}
     scheduler_id = random_uuid(rng)
     end_ms = to_ms(org.window_end)
-    for index, blueprint in enumerate(_BLUEPRINTS[:projects]):
+    for index, standard in enumerate(_BLUEPRINTS[:projects]):
+        blueprint = _sized(standard, jobs_per_workflow, tests_per_job)
         project = CircleCIProject(
             slug=f"gh/{ORGANIZATION}/{blueprint.name}",
             name=blueprint.name,
@@ -1565,6 +1600,42 @@ def _suite(seed: int, slug: str, blueprint: _ProjectBlueprint, job: str) -> tupl
         cases[index] = dataclasses.replace(cases[index], flaky=True, skipped=False)
     cases.sort(key=lambda case: (case.file, case.classname, case.name))
     return tuple(cases)
+
+
+def _sized(
+    blueprint: _ProjectBlueprint, jobs_per_workflow: int | None, tests_per_job: int | None
+) -> _ProjectBlueprint:
+    """The blueprint with every workflow resized to ``jobs_per_workflow`` jobs and every test
+    job's suite to ``tests_per_job`` tests (None: unchanged; both None: the blueprint itself)."""
+    if jobs_per_workflow is None and tests_per_job is None:
+        return blueprint
+
+    def resize(templates: tuple[_JobTemplate, ...]) -> tuple[_JobTemplate, ...]:
+        if tests_per_job is not None:
+            templates = tuple(
+                dataclasses.replace(t, tests=tests_per_job) if t.tests else t for t in templates
+            )
+        if jobs_per_workflow is None:
+            return templates
+        if jobs_per_workflow <= len(templates):
+            # Templates are listed in topological order, so a prefix never loses an upstream.
+            return templates[:jobs_per_workflow]
+        builds = [t for t in templates if not t.approval] or list(templates)
+        extra, copy_number = [], 2
+        while len(templates) + len(extra) < jobs_per_workflow:
+            for template in builds:
+                if len(templates) + len(extra) == jobs_per_workflow:
+                    break
+                extra.append(dataclasses.replace(template, name=f"{template.name}-{copy_number}"))
+            copy_number += 1
+        return templates + tuple(extra)
+
+    return dataclasses.replace(
+        blueprint,
+        build_test=resize(blueprint.build_test),
+        deploy=resize(blueprint.deploy),
+        nightly=resize(blueprint.nightly),
+    )
 
 
 def _all_templates(blueprint: _ProjectBlueprint) -> tuple[_JobTemplate, ...]:

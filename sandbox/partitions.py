@@ -99,6 +99,17 @@ class DayPartitioned(Generic[State, Record]):
                 self._checkpoints = states
             return self._checkpoints
 
+    def state_at(self, day: dt.date) -> State:
+        """The state at the start of ``day`` (a copy: the checkpoint itself stays untouched).
+
+        KeyError for a day outside the range. The first call runs the days once (see
+        :meth:`day`); later calls only copy one small checkpoint.
+        """
+        position = self._index.get(day)
+        if position is None:
+            raise KeyError(day)
+        return copy.deepcopy(self._states()[position])
+
     def day(self, day: dt.date) -> list[Record]:
         """The records of one day (empty outside the range), regenerated from its checkpoint."""
         position = self._index.get(day)

@@ -59,9 +59,12 @@ def test_lineage_runs_from_the_api_tables_to_the_marts() -> None:
         key("intermediate", "int_circleci__job_runs"),
         key("staging", "stg_circleci__insights_workflow_runs"),
     }
+    # The facts stack one intermediate model per provider.
     assert graph.get(key("marts", "fct_ci_workflow_runs")).parent_keys == {
-        key("intermediate", "int_circleci__workflow_runs")
+        key("intermediate", f"int_{provider}__workflow_runs")
+        for provider in ("circleci", "github", "gitlab")
     }
+    assert {key("raw_github", "workflow_runs"), key("raw_gitlab", "pipelines")} <= keys
     assert graph.get(key("marts", "ci_workflow_summary")).parent_keys == {
         key("marts", "fct_ci_workflow_runs"),
         key("intermediate", "int_ci_workflow_recoveries"),

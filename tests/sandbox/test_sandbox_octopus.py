@@ -124,10 +124,10 @@ def test_generation_is_deterministic(org, twin):
     )
 
 
-def test_history_covers_400_days_and_ids_encode_their_day(org):
+def test_history_covers_430_days_and_ids_encode_their_day(org):
     deployments = list(org.deployments())
     first = min(d["created_at"] for d in deployments).date()
-    assert first <= AS_OF - dt.timedelta(days=399)
+    assert first == AS_OF - dt.timedelta(days=429)
     assert max(d["created_at"] for d in deployments).date() == AS_OF
     # both 365-day windows (current and previous) have production deployments
     for start in (AS_OF - dt.timedelta(days=364), AS_OF - dt.timedelta(days=729)):

@@ -2,6 +2,12 @@
     jobs that never ran included, with the attributes of the run it belongs to. Job-level
     windows use the run's created_at, so a run and its jobs fall in the same window. -#}
 
+{%- set columns = ['provider', 'project_slug', 'job_id', 'run_id', 'run_attempt', 'workflow_name',
+                   'job_name', 'branch', 'status', 'provider_status', 'job_number', 'job_type',
+                   'executor', 'resource_class', 'parallelism', 'queued_at', 'started_at',
+                   'stopped_at', 'queued_seconds', 'duration_seconds', 'credits_used',
+                   'run_created_at', 'is_first_attempt'] -%}
+
 with
 
 circleci_job_runs as (
@@ -50,9 +56,25 @@ circleci_jobs as (
 
 ),
 
+gitlab_jobs as (
+
+    select {{ columns | join(', ') }} from {{ ref('int_gitlab__job_runs') }}
+
+),
+
+github_jobs as (
+
+    select {{ columns | join(', ') }} from {{ ref('int_github__job_runs') }}
+
+),
+
 unioned as (
 
-    select * from circleci_jobs
+    select {{ columns | join(', ') }} from circleci_jobs
+    union all
+    select * from github_jobs
+    union all
+    select * from gitlab_jobs
 
 )
 

@@ -15,9 +15,25 @@ circleci_runs as (
 
 ),
 
+gitlab_runs as (
+
+    select {{ columns | join(', ') }} from {{ ref('int_gitlab__workflow_runs') }}
+
+),
+
+github_runs as (
+
+    select {{ columns | join(', ') }} from {{ ref('int_github__workflow_runs') }}
+
+),
+
 unioned as (
 
     select * from circleci_runs
+    union all
+    select * from github_runs
+    union all
+    select * from gitlab_runs
 
 )
 

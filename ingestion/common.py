@@ -1,0 +1,43 @@
+"""Helpers every source shares: configuration lists, timestamps, the retrying HTTP session and
+the error a source raises when the provider rejects its credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from dlt.sources.helpers.requests import Client
+
+
+class SourceAuthError(RuntimeError):
+    """The provider rejected our credentials: the message names the source and the variable to set."""
+
+
+def parse_list(value: str | Sequence[str] | None) -> list[str]:
+    """Accept a comma list (`a,b`) or a JSON list (`["a", "b"]`), as marts.md promises."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        items = json.loads(text) if text.startswith("[") else text.split(",")
+    else:
+        items = list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def http_session(max_attempts: int, backoff_factor: float) -> Any:
+    """A requests session that retries 429, 5xx and connection errors with exponential backoff
+    and honours Retry-After (dlt's client); the REST client raises on what is left."""
+    return Client(
+        request_timeout=60,
+        request_max_attempts=max_attempts,
+        request_backoff_factor=backoff_factor,
+        request_max_retry_delay=300,
+        raise_for_status=False,  # RESTClient raises itself, after its own response hooks
+    ).session
