@@ -30,6 +30,7 @@ the ground-truth functions take an instant ``at`` and show the organisation as i
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import heapq
@@ -38,6 +39,7 @@ import random
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sandbox.partitions import EPOCH, DayPartitioned, days_between, rng_for
 from sandbox.repositories import Commit, RepositoryHistory
@@ -314,6 +316,24 @@ def _s(seconds: float) -> dt.timedelta:
     return dt.timedelta(seconds=max(1, round(seconds)))
 
 
+RUN_SUMMARY_CACHE_DAYS = 128
+DEPLOYMENT_CACHE_DAYS = 512
+
+
+def _cached(cache: collections.OrderedDict, day: dt.date) -> Any:
+    value = cache.get(day)
+    if value is not None:
+        cache.move_to_end(day)
+    return value
+
+
+def _remember(cache: collections.OrderedDict, day: dt.date, value: Any, limit: int) -> None:
+    cache[day] = value
+    cache.move_to_end(day)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
 class _RepoSim:
     def __init__(self, org: GitHubOrganisation, repo: GitHubRepository, spec: RepoSpec) -> None:
         self.org = org
@@ -342,8 +362,14 @@ class _RepoSim:
         self._lock = threading.Lock()
         self._commit_index: dict[str, tuple[dt.date, int]] | None = None
         self._branch_commits: dict[str, list[str]] | None = None
-        self._run_summaries: dict[dt.date, list[RunRecord]] = {}
-        self._deployment_days: dict[dt.date, list[DeploymentRecord | InactiveRecord]] = {}
+        # Bounded caches of listing-sized records: the standard organisation fits whole (fast
+        # listings); a benchmark-scale one regenerates older days instead of holding them all.
+        self._run_summaries: collections.OrderedDict[dt.date, list[RunRecord]] = (
+            collections.OrderedDict()
+        )
+        self._deployment_days: collections.OrderedDict[
+            dt.date, list[DeploymentRecord | InactiveRecord]
+        ] = collections.OrderedDict()
 
     # -- ids ------------------------------------------------------------------------------------
 
@@ -650,23 +676,25 @@ class _RepoSim:
 
     def run_summaries(self, day: dt.date) -> list[RunRecord]:
         """The day's runs without their jobs (small, kept for listings), oldest first."""
-        summary = self._run_summaries.get(day)
+        with self._lock:
+            summary = _cached(self._run_summaries, day)
         if summary is None:
             summary = [
                 replace(run, attempts=tuple(replace(a, jobs=()) for a in run.attempts))
                 for run in self.runs.day(day)
             ]
             with self._lock:
-                self._run_summaries[day] = summary
+                _remember(self._run_summaries, day, summary, RUN_SUMMARY_CACHE_DAYS)
         return summary
 
     def deployment_day(self, day: dt.date) -> list[DeploymentRecord | InactiveRecord]:
         """The day's deployments and inactive marks (small, kept)."""
-        records = self._deployment_days.get(day)
+        with self._lock:
+            records = _cached(self._deployment_days, day)
         if records is None:
             records = self.deployments.day(day)
             with self._lock:
-                self._deployment_days[day] = records
+                _remember(self._deployment_days, day, records, DEPLOYMENT_CACHE_DAYS)
         return records
 
     def run(self, run_id: int) -> RunRecord | None:
