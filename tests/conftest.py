@@ -1,5 +1,5 @@
-"""Fixtures shared by the pipeline tests: a simulated organisation served by the CircleCI
-emulator, and a warehouse built from it by the real Dagster job in a temporary folder."""
+"""Fixtures shared by the pipeline tests: the simulated organisation served by the emulators of
+all four providers, and a warehouse built from it by the real Dagster job in a temporary folder."""
 
 from __future__ import annotations
 
@@ -7,26 +7,29 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import CircleCIEmulator, Organisation, generate_organisation
+from sandbox import SimulatedOrganisation, serve, simulate_organisation
 
 from pipeline_support import AS_OF, BuiltWarehouse, environment, pipeline_environment
 
 
 @pytest.fixture(scope="session")
-def demo_org() -> Organisation:
-    return generate_organisation(AS_OF, seed=11)
+def simulation() -> SimulatedOrganisation:
+    # Smaller than the demo's organisation (fewer pushes a day), so the suite stays quick.
+    return simulate_organisation(AS_OF, seed=11, runs_per_weekday=7)
 
 
 @pytest.fixture(scope="session")
 def built_warehouse(
-    tmp_path_factory: pytest.TempPathFactory, demo_org: Organisation
+    tmp_path_factory: pytest.TempPathFactory, simulation: SimulatedOrganisation
 ) -> Iterator[BuiltWarehouse]:
-    """The whole Dagster job (dlt → dbt build) run once on the simulated organisation."""
+    """The whole Dagster job (every source's dlt load, then dbt build) run once."""
     from orchestration.cli import run_pipeline
 
     warehouse = tmp_path_factory.mktemp("warehouse") / "insights.duckdb"
-    with CircleCIEmulator(demo_org) as emulator:
-        env = pipeline_environment(warehouse, emulator, demo_org)
+    with serve(simulation) as emulators:
+        env = pipeline_environment(warehouse, emulators, simulation)
         with environment(**env):
-            assert run_pipeline(["circleci"], log_level="WARNING"), "the first pipeline run failed"
-        yield BuiltWarehouse(warehouse, demo_org, emulator, env)
+            assert run_pipeline(["circleci", "github", "gitlab"], log_level="WARNING"), (
+                "the first pipeline run failed"
+            )
+        yield BuiltWarehouse(warehouse, simulation, emulators, env)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from sandbox import CircleCIEmulator, Organisation
+from sandbox import CircleCIEmulator, Emulators, Organisation, SimulatedOrganisation
 
 # A fixed report date: expectations never depend on the day the tests run.
 AS_OF = dt.date(2026, 3, 15)
@@ -34,16 +34,17 @@ def environment(**values: str) -> Iterator[None]:
 
 
 def pipeline_environment(
-    warehouse: Path, emulator: CircleCIEmulator, org: Organisation
+    warehouse: Path, emulators: Emulators, simulation: SimulatedOrganisation
 ) -> dict[str, str]:
+    """Every source pointed at its emulator, with quick retries (production backs off for real)."""
     return {
         "INSIGHTS_WAREHOUSE": str(warehouse),
-        "INSIGHTS_AS_OF": org.as_of.isoformat(),
-        "SOURCES__CIRCLECI__BASE_URL": emulator.base_url,
-        "SOURCES__CIRCLECI__API_TOKEN": emulator.token,
-        "SOURCES__CIRCLECI__PROJECT_SLUGS": ",".join(project.slug for project in org.projects),
-        # Keep retries quick in tests; the production default backs off for real.
-        "SOURCES__CIRCLECI__BACKOFF_FACTOR": "0.05",
+        "INSIGHTS_AS_OF": simulation.as_of.isoformat(),
+        **emulators.environment(simulation),
+        **{
+            f"SOURCES__{name.upper()}__BACKOFF_FACTOR": "0.05"
+            for name in ("circleci", "github", "gitlab")
+        },
     }
 
 
@@ -53,7 +54,8 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def table_counts(
-    warehouse: Path, schemas: tuple[str, ...] = ("raw_circleci", "staging", "marts")
+    warehouse: Path,
+    schemas: tuple[str, ...] = ("raw_circleci", "raw_github", "raw_gitlab", "staging", "marts"),
 ) -> dict[str, int]:
     """Row count of every table and view in the given schemas (dlt's own tables left out)."""
     names = query(
@@ -70,6 +72,15 @@ def table_counts(
 @dataclass
 class BuiltWarehouse:
     path: Path
-    org: Organisation
-    emulator: CircleCIEmulator
+    simulation: SimulatedOrganisation
+    emulators: Emulators
     env: dict[str, str]
+
+    @property
+    def org(self) -> Organisation:
+        """The CircleCI part, which the metric tests recompute exactly."""
+        return self.simulation.circleci
+
+    @property
+    def emulator(self) -> CircleCIEmulator:
+        return self.emulators.circleci

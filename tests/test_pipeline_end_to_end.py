@@ -42,7 +42,10 @@ DAILY_COLUMNS = [
 def rows_by_key(
     warehouse: Path, table: str, key_columns: list[str], value_columns: list[str]
 ) -> dict[tuple, dict]:
-    rows = query(warehouse, f"select {', '.join(key_columns + value_columns)} from marts.{table}")
+    rows = query(
+        warehouse,
+        f"select {', '.join(key_columns + value_columns)} from marts.{table} where provider = 'circleci'",
+    )
     width = len(key_columns)
     return {row[:width]: dict(zip(value_columns, row[width:], strict=True)) for row in rows}
 
@@ -64,7 +67,8 @@ def test_every_workflow_lands_once_with_its_canonical_status(
     rows = query(
         built_warehouse.path,
         "select run_id, run_attempt, status, provider_status, branch, is_default_branch, trigger, "
-        "created_at, stopped_at, duration_seconds from marts.fct_ci_workflow_runs",
+        "created_at, stopped_at, duration_seconds from marts.fct_ci_workflow_runs "
+        "where provider = 'circleci'",
     )
     assert len(rows) == len(expected) == len(built_warehouse.org.workflows)
     default_branch = {
@@ -134,7 +138,7 @@ def test_every_job_lands_with_its_queue_time_and_duration(built_warehouse: Built
     rows = query(
         built_warehouse.path,
         "select job_id, run_id, run_attempt, status, queued_seconds, duration_seconds, run_created_at "
-        "from marts.fct_ci_job_runs",
+        "from marts.fct_ci_job_runs where provider = 'circleci'",
     )
     assert len(rows) == len(expected)
     for job_id, run_id, attempt, status, queued, duration, run_created_at in rows:
@@ -189,7 +193,7 @@ def test_every_test_result_of_a_finished_job_lands_once(built_warehouse: BuiltWa
     actual = dict(
         query(
             built_warehouse.path,
-            "select result, count(*) from marts.fct_ci_test_results group by 1",
+            "select result, count(*) from marts.fct_ci_test_results where provider = 'circleci' group by 1",
         )
     )
     assert actual == dict(expected)
@@ -275,9 +279,14 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(
     assert statuses == dict.fromkeys(defined, "pass")
 
 
-def test_the_api_token_is_stored_nowhere(built_warehouse: BuiltWarehouse) -> None:
-    token = built_warehouse.emulator.token.encode()
+def test_the_api_tokens_are_stored_nowhere(built_warehouse: BuiltWarehouse) -> None:
+    emulators = built_warehouse.emulators
+    tokens = [
+        emulators.circleci.token.encode(),
+        emulators.github.token.encode(),
+        emulators.gitlab.token.encode(),
+    ]
     folder = built_warehouse.path.parent  # the warehouse file and dlt's working folder beside it
     files = [path for path in folder.rglob("*") if path.is_file()]
     assert built_warehouse.path in files and len(files) > 1
-    assert not [path for path in files if token in path.read_bytes()]
+    assert not [path for path in files for token in tokens if token in path.read_bytes()]
