@@ -8,7 +8,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import requests
 from dlt.sources.helpers.requests import Client
+
+# Transient failures below HTTP: a dropped connection, a timeout, a body cut off mid-way.
+RETRYABLE_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 class SourceAuthError(RuntimeError):
@@ -35,9 +43,19 @@ def http_session(max_attempts: int, backoff_factor: float) -> Any:
     """A requests session that retries 429, 5xx and connection errors with exponential backoff
     and honours Retry-After (dlt's client); the REST client raises on what is left."""
     return Client(
+        retry_condition=lambda response, _exception: is_malformed_json(response),
         request_timeout=60,
         request_max_attempts=max_attempts,
         request_backoff_factor=backoff_factor,
         request_max_retry_delay=300,
         raise_for_status=False,  # RESTClient raises itself, after its own response hooks
     ).session
+
+
+def is_malformed_json(response: requests.Response | None) -> bool:
+    """A success whose body is not a JSON document (a proxy's HTML page, a body cut short):
+    transient in practice, so it is retried like a 5xx rather than failing the load."""
+    if response is None or not response.ok or response.status_code == 204:
+        return False
+    body = response.content.strip()
+    return not body or body[:1] not in (b"{", b"[") or body[-1:] not in (b"}", b"]")

@@ -41,7 +41,13 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import HTTPError
 
-from .common import SourceAuthError, parse_list, parse_timestamp
+from .common import (
+    RETRYABLE_EXCEPTIONS,
+    SourceAuthError,
+    is_malformed_json,
+    parse_list,
+    parse_timestamp,
+)
 from .quality import checked, is_page
 from .settings import report_date, report_end
 
@@ -227,7 +233,7 @@ class _RetryingSession(requests.Session):
             last = attempt == self.max_attempts - 1
             try:
                 response = super().send(request, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except RETRYABLE_EXCEPTIONS as exc:
                 if last:
                     raise
                 wait = self.backoff_factor * 2**attempt
@@ -235,7 +241,9 @@ class _RetryingSession(requests.Session):
                 _sleep(wait)
                 continue
             wait = _rate_limit_wait(response, attempt, self.backoff_factor)
-            if wait is None and response.status_code in RETRY_STATUSES:
+            if wait is None and (
+                response.status_code in RETRY_STATUSES or is_malformed_json(response)
+            ):
                 wait = self.backoff_factor * 2**attempt
             if wait is None or last:
                 return response
@@ -243,7 +251,7 @@ class _RetryingSession(requests.Session):
                 "github %s: HTTP %d (%s); retrying in %.1fs",
                 path,
                 response.status_code,
-                "rate limit" if response.status_code in (403, 429) else "server error",
+                "rate limit" if response.status_code in (403, 429) else "server error or bad body",
                 wait,
             )
             response.close()

@@ -277,3 +277,16 @@ def test_a_malformed_record_is_quarantined_with_its_reason(
     resource, record_id, reason, name = quarantine[0]
     assert (resource, record_id, reason) == ("workflows", None, "missing required field 'id'")
     assert name in {workflow["name"] for workflow in small_org.workflows}
+
+
+def test_cut_off_and_non_json_responses_are_retried_without_loss(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    with CircleCIEmulator(small_org) as emulator:
+        emulator.inject_truncated(2, path_contains="/workflow")
+        emulator.inject_malformed(2, path_contains="/job")
+        emulator.inject_slow(0.2, 2, path_contains="/pipeline")
+        load(emulator, small_org, tmp_path)
+        assert emulator.pending_faults() == 0
+    assert count(tmp_path, "workflows") == len(small_org.workflows)
+    assert count(tmp_path, "jobs") == job_total(small_org)

@@ -248,6 +248,22 @@ def test_rate_limits_and_server_errors_are_retried_without_loss(
     assert any(round(wait / 0.6, 6) in {1, 2, 4, 8, 16, 32} for wait in waits)
 
 
+def test_cut_off_and_non_json_responses_are_retried_without_loss(
+    small_org: GitHubOrganisation,
+    truth: dict[str, list[dict]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(github, "_sleep", lambda seconds: None)
+    with GitHubEmulator(small_org) as emulator:
+        emulator.inject_truncated(2, path_contains="/actions/runs?")
+        emulator.inject_malformed(2, path_contains="/jobs")
+        load(emulator, small_org, tmp_path)
+        assert emulator.pending_faults() == 0
+    assert count(tmp_path, "workflow_runs") == len(truth["runs"])
+    assert count(tmp_path, "workflow_jobs") == len(truth["jobs"])
+
+
 @pytest.mark.parametrize(
     ("status", "inject"),
     [(401, "token"), (403, "forbidden")],

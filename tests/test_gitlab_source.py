@@ -224,6 +224,18 @@ def test_rate_limits_and_server_errors_are_retried_without_loss(
     assert_complete(tmp_path, truth)
 
 
+def test_cut_off_and_non_json_responses_are_retried_without_loss(
+    small_org: GitLabOrganisation, truth: dict[str, list[dict]], tmp_path: Path
+) -> None:
+    with GitLabEmulator(small_org) as emulator:
+        emulator.inject_truncated(2, path_contains="/pipelines?")
+        emulator.inject_malformed(2, path_contains="/jobs")
+        emulator.inject_truncated(1, path_contains="/test_report")
+        load(emulator, small_org, tmp_path)
+        assert emulator.pending_faults() == 0
+    assert_complete(tmp_path, truth)
+
+
 def test_unauthorized_names_the_variable_and_never_the_token(
     small_org: GitLabOrganisation, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
