@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import traceback
+from collections import Counter
 from pathlib import Path
 
 import dlt
@@ -290,3 +292,42 @@ def test_cut_off_and_non_json_responses_are_retried_without_loss(
         assert emulator.pending_faults() == 0
     assert count(tmp_path, "workflows") == len(small_org.workflows)
     assert count(tmp_path, "jobs") == job_total(small_org)
+
+
+def test_a_full_load_stays_within_5_percent_of_the_minimum_requests(
+    small_org: Organisation, tmp_path: Path
+) -> None:
+    """The minimum the API allows: one pipeline page per 20 pipelines, one workflow listing per
+    pipeline, one job listing per workflow, details and test pages of each finished build job,
+    and the insights pages of each (project, workflow name)."""
+    page = 20
+
+    def pages(items: int) -> int:
+        return max(1, math.ceil(items / page))
+
+    pipelines = Counter(p["project_slug"] for p in small_org.pipelines)
+    finished = [
+        job for job in small_org.job_runs()
+        if job["job_number"] is not None and job["stopped_at"] is not None
+        and job["status"] in FINISHED_JOB_STATUSES
+    ]  # fmt: skip
+    feed = Counter(
+        (run["project_slug"], run["workflow_name"]) for run in small_org.insights_workflow_runs
+    )
+    names = {(w["project_slug"], w["name"]) for w in small_org.workflows}
+    minimum = (
+        len(small_org.projects)
+        + sum(pages(n) for n in pipelines.values())
+        + len(small_org.pipelines)
+        + len(small_org.workflows)
+        + len(finished)
+        + sum(
+            pages(len(small_org.job_tests(j["project_slug"], j["job_number"]) or []))
+            for j in finished
+        )
+        + sum(pages(feed[name]) for name in names)
+    )
+    with CircleCIEmulator(small_org, page_size=page) as emulator:
+        load(emulator, small_org, tmp_path)
+        made = sum(emulator.request_log.values())
+    assert minimum <= made <= minimum * 1.05
