@@ -95,3 +95,25 @@ def test_summaries_cover_every_provider(built_warehouse: BuiltWarehouse) -> None
     assert [provider for provider, _ in rows] == ["circleci", "github", "gitlab"]
     # Every run of the 90-day history is in the 90-day window exactly once.
     assert {provider: total for provider, total in rows} == totals
+
+
+def test_gitlab_test_cases_land_with_the_job_that_ran_them(built_warehouse: BuiltWarehouse) -> None:
+    gitlab = built_warehouse.simulation.gitlab
+    finished = {
+        pipeline["pipeline_id"]
+        for pipeline in gitlab.pipelines()
+        if pipeline["status"] in ("success", "failed", "canceled", "skipped", "manual")
+    }
+    results = {"success": "passed", "failed": "failed", "error": "failed", "skipped": "skipped"}
+    expected = Counter(
+        (str(case["job_id"]), results[case["status"]])
+        for case in gitlab.test_cases()
+        if case["pipeline_id"] in finished
+    )
+    rows = query(
+        built_warehouse.path,
+        "select job_id, result, count(*) from marts.fct_ci_test_results "
+        "where provider = 'gitlab' group by 1, 2",
+    )
+    assert Counter({(job_id, result): n for job_id, result, n in rows}) == expected
+    assert sum(expected.values()) > 1000

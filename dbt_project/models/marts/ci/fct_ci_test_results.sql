@@ -1,4 +1,5 @@
-{#- One row per test execution, every provider in one shape (CircleCI for now). A test is keyed
+{#- One row per test execution, every provider in one shape (CircleCI job test metadata and
+    GitLab pipeline test reports; GitHub has no test API). A test is keyed
     by classname::test_name::file; a test repeated inside one job is numbered 1..n in API order.
     executed_at is the job's stop time (metrics.md §5). -#}
 
@@ -65,9 +66,47 @@ circleci_tests as (
 
 ),
 
+gitlab_test_results as (
+
+    select * from {{ ref('int_gitlab__test_results') }}
+
+),
+
+gitlab_tests as (
+
+    select
+        job_runs.provider,
+        job_runs.project_slug,
+        gitlab_test_results.job_id,
+        gitlab_test_results.test_key,
+        cast(gitlab_test_results.execution_index as {{ dbt.type_bigint() }}) as execution_index,
+        gitlab_test_results.classname,
+        gitlab_test_results.test_name,
+        gitlab_test_results.file,
+        gitlab_test_results.result,
+        gitlab_test_results.run_time_seconds,
+        workflow_runs.commit_sha,
+        job_runs.branch,
+        job_runs.stopped_at as executed_at,
+        job_runs.run_id,
+        job_runs.workflow_name,
+        job_runs.job_name
+
+    from gitlab_test_results
+    inner join job_runs
+        on job_runs.provider = 'gitlab'
+        and gitlab_test_results.job_id = job_runs.job_id
+    inner join workflow_runs
+        on workflow_runs.provider = job_runs.provider
+        and workflow_runs.run_id = job_runs.run_id
+
+),
+
 unioned as (
 
     select * from circleci_tests
+    union all
+    select * from gitlab_tests
 
 )
 

@@ -13,7 +13,7 @@ renamed as (
         cast(pipeline_id as {{ dbt.type_bigint() }}) as pipeline_id,
         cast(project_id as {{ dbt.type_bigint() }}) as project_id,
         -- test_key = classname::test_name::file (metrics.md §5).
-        coalesce(classname, '') || '::' || name || '::' || coalesce(file, '') as test_key,
+        {{ dbt.concat(["coalesce(classname, '')", "'::'", "name", "'::'", "coalesce(file, '')"]) }} as test_key,
 
         ---------- strings
         suite as suite_name,
