@@ -136,16 +136,17 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         rows = connection.execute(
             """
-            select project_slug, workflow_name, reporting_window, total_runs, success_rate,
+            select provider, project_slug, workflow_name, reporting_window, total_runs, success_rate,
                    duration_median_seconds, duration_p95_seconds
             from marts.ci_workflow_summary
             where branch = '*' and reporting_window in ('7d', '90d')
             order by provider, project_slug, workflow_name, reporting_window desc
             """
         ).fetchall()
-    header = ("project", "workflow", "window", "runs", "success", "median", "p95")
+    header = ("provider", "project", "workflow", "window", "runs", "success", "median", "p95")
     table = [header] + [
         (
+            provider,
             project,
             workflow,
             window,
@@ -154,12 +155,12 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
             _format_seconds(median),
             _format_seconds(p95),
         )
-        for project, workflow, window, runs, rate, median, p95 in rows
+        for provider, project, workflow, window, runs, rate, median, p95 in rows
     ]
     if not rows:
-        table.append(("(no workflow runs in the last 90 days)", "", "", "", "", "", ""))
+        table.append(("(no workflow runs in the last 90 days)", "", "", "", "", "", "", ""))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    numeric = {3, 4, 5, 6}
+    numeric = {4, 5, 6, 7}
     print(
         f"\nCI workflow summary, all branches, as of {as_of} (windows end at midnight UTC after it)\n"
     )
