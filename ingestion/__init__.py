@@ -15,6 +15,7 @@ from typing import Any
 from .circleci import circleci_is_configured, circleci_source
 from .github import github_is_configured, github_source
 from .gitlab import gitlab_is_configured, gitlab_source
+from .octopus import octopus_is_configured, octopus_source
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,14 @@ SOURCES: dict[str, SourceInfo] = {
         is_configured=gitlab_is_configured,
         source=gitlab_source,
         description_arguments={"projects": "", "private_token": "", "base_url": "http://unused"},
+    ),
+    "octopus": SourceInfo(
+        name="octopus",
+        title="Octopus Deploy",
+        required_variables=("SOURCES__OCTOPUS__API_KEY", "SOURCES__OCTOPUS__BASE_URL"),
+        is_configured=octopus_is_configured,
+        source=octopus_source,
+        description_arguments={"api_key": "", "base_url": "http://unused"},
     ),
 }
 

@@ -14,13 +14,25 @@ with no new data makes one request per repository plus one per 100 runs in the l
 (and the jobs of runs still in progress). A re-run of a run older than the lookback is missed
 until a full reload (metrics.md §5).
 
-GitHub Deployments are not ingested here (a later issue).
+Deployments (`/repos/{o}/{r}/deployments`, a bare array paged by `link`, newest first, with no
+date filter): each load pages back until it passes the repository's deployment watermark (newest
+`created_at` loaded) minus the lookback window, or `deployment_initial_days` on the first load.
+Every status of a listed deployment is read (`/deployments/{id}/statuses`) unless the deployment
+was already loaded finished with the same `updated_at` (which moves when a status is added, e.g.
+`inactive`), so statuses of finished deployments are not re-read. A deployment's outcome is its
+latest terminal status (metrics.md §4). For each successful deployment, the commits it brought
+come from `/compare/{previous successful sha}...{its sha}`, the previous successful deployment
+being the one completed just before it in the same repository and environment; the last
+successful deployment per (repository, environment) is kept in resource state so the next load
+continues the chain, and each deployment pair is compared once (the first deployment of a scope
+brings none). Environments (`/repos/{o}/{r}/environments`) are read whole on every load.
 
 Configuration (dlt resolution: env vars or .dlt/*.toml, section `sources.github`):
     SOURCES__GITHUB__ACCESS_TOKEN    token sent as `Authorization: Bearer ...`
     SOURCES__GITHUB__BASE_URL        default https://api.github.com (GHES: https://HOST/api/v3)
     SOURCES__GITHUB__REPOSITORIES    owner/name, as a comma list or JSON list
     SOURCES__GITHUB__INITIAL_DAYS    history on the first load (default 90)
+    SOURCES__GITHUB__DEPLOYMENT_INITIAL_DAYS  deployment history on the first load (default 400)
     SOURCES__GITHUB__LOOKBACK_DAYS   re-read window on later loads (default 7)
 """
 
@@ -64,13 +76,20 @@ MAX_RATE_LIMIT_WAIT = 3660.0
 # A secondary limit without `retry-after`: wait at least a minute, then back off (GitHub docs).
 SECONDARY_LIMIT_WAIT = 60.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The Deployments resources (a load of Actions alone: `source.with_resources(...)` without them).
+DEPLOYMENT_RESOURCES = ("deployments", "deployment_statuses", "environments", "deployment_commits")
 
 __all__ = [
     "SourceAuthError",
+    "deployment_outcome",
     "github_is_configured",
     "github_source",
+    "prepare_compare_commits",
+    "prepare_deployments",
+    "prepare_environments",
     "prepare_jobs",
     "prepare_runs",
+    "prepare_statuses",
 ]
 
 
@@ -146,10 +165,80 @@ JOB_COLUMNS = _columns(
     steps="json",
 )
 
+DEPLOYMENT_COLUMNS = _columns(
+    id="bigint",
+    repository_full_name="text",
+    node_id="text",
+    sha="text",
+    ref="text",
+    task="text",
+    environment="text",
+    original_environment="text",
+    description="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    transient_environment="bool",
+    production_environment="bool",
+    url="text",
+    payload="json",
+    creator="json",
+    performed_via_github_app="json",
+)
+DEPLOYMENT_STATUS_COLUMNS = _columns(
+    id="bigint",
+    deployment_id="bigint",
+    repository_full_name="text",
+    node_id="text",
+    state="text",
+    description="text",
+    environment="text",
+    target_url="text",
+    log_url="text",
+    environment_url="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    creator="json",
+    performed_via_github_app="json",
+)
+ENVIRONMENT_COLUMNS = _columns(
+    id="bigint",
+    repository_full_name="text",
+    node_id="text",
+    name="text",
+    html_url="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    protection_rules="json",
+    deployment_branch_policy="json",
+)
+DEPLOYMENT_COMMIT_COLUMNS = _columns(
+    deployment_id="bigint",
+    sha="text",
+    repository_full_name="text",
+    environment="text",
+    base_sha="text",
+    head_sha="text",
+    previous_deployment_id="bigint",
+    author_name="text",
+    author_email="text",
+    authored_at="timestamp",
+    committed_at="timestamp",
+    message="text",
+    html_url="text",
+)
+
 # Fields the models rely on: a record without them goes to the quarantine table instead. Older
 # API versions lack `run_attempt`, `run_started_at` and jobs' `created_at`: those are tolerated.
 RUN_REQUIRED = {"id": int, "status": str, "created_at": "timestamp"}
 JOB_REQUIRED = {"id": int, "run_id": int, "name": str, "status": str}
+DEPLOYMENT_REQUIRED = {"id": int, "sha": str, "environment": str, "created_at": "timestamp"}
+STATUS_REQUIRED = {"id": int, "state": str, "created_at": "timestamp"}
+ENVIRONMENT_REQUIRED = {"id": int, "name": str}
+COMMIT_REQUIRED = {"sha": str}
+
+# Deployment status states (api-samples §1) that end a deployment; `inactive` only marks one
+# superseded by a later success (or, alone, a deployment that never reported an outcome).
+_OUTCOME_STATES = {"success": "success", "failure": "failed", "error": "failed"}
 
 # Nested objects of a run body that repeat the whole repository (≈80 URL fields): only the full
 # name is kept.
@@ -319,6 +408,82 @@ def prepare_jobs(
     return rows, bad
 
 
+def prepare_deployments(
+    deployments: Sequence[Any], repository: str
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Deployments of one listing page (or a single deployment body): (rows, quarantine rows),
+    with `repository_full_name` added."""
+    good, bad = checked("deployments", deployments, DEPLOYMENT_REQUIRED)
+    return [{**row, "repository_full_name": repository} for row in good], bad
+
+
+def prepare_statuses(
+    statuses: Sequence[Any], repository: str, deployment_id: int
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Statuses of one deployment: (rows, quarantine rows), with `deployment_id` (the bodies only
+    carry it inside `deployment_url`) and `repository_full_name`."""
+    good, bad = checked("deployment_statuses", statuses, STATUS_REQUIRED)
+    rows = [
+        {**row, "deployment_id": deployment_id, "repository_full_name": repository} for row in good
+    ]
+    return rows, bad
+
+
+def prepare_environments(
+    environments: Sequence[Any], repository: str
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    good, bad = checked("environments", environments, ENVIRONMENT_REQUIRED)
+    return [{**row, "repository_full_name": repository} for row in good], bad
+
+
+def prepare_compare_commits(
+    commits: Sequence[Any], deployment: Mapping[str, Any], base: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Commits of a compare response attributed to `deployment` (its previous successful
+    deployment `base`): one row per (deployment_id, sha)."""
+    good, bad = checked("deployment_commits", commits, COMMIT_REQUIRED)
+    rows = []
+    for commit in good:
+        detail = commit.get("commit") if isinstance(commit.get("commit"), Mapping) else {}
+        author = detail.get("author") if isinstance(detail.get("author"), Mapping) else {}
+        committer = detail.get("committer") if isinstance(detail.get("committer"), Mapping) else {}
+        rows.append(
+            {
+                "deployment_id": deployment["id"],
+                "sha": commit["sha"],
+                "repository_full_name": deployment["repository_full_name"],
+                "environment": deployment["environment"],
+                "base_sha": base["sha"],
+                "head_sha": deployment["sha"],
+                "previous_deployment_id": base["id"],
+                "author_name": author.get("name"),
+                "author_email": author.get("email"),
+                "authored_at": author.get("date"),
+                "committed_at": committer.get("date"),
+                "message": detail.get("message"),
+                "html_url": commit.get("html_url"),
+            }
+        )
+    return rows, bad
+
+
+def deployment_outcome(statuses: Sequence[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """(state, completed_at) of a deployment from its statuses (metrics.md §4, §5), as the dbt
+    model computes it: the latest success/failure/error decides (failure and error → failed) and
+    its created_at is the completion; `inactive` after a success keeps the success, and a
+    deployment whose only terminal status is `inactive` is a success completed then; otherwise
+    (queued, pending, in_progress, no status yet) it is in progress."""
+    # The API's order (newest first) is by status id, which grows with every status.
+    ordered = sorted(statuses, key=lambda s: (s["id"], parse_timestamp(s["created_at"])))
+    for status in reversed(ordered):
+        if status["state"] in _OUTCOME_STATES:
+            return _OUTCOME_STATES[status["state"]], status["created_at"]
+    for status in reversed(ordered):
+        if status["state"] == "inactive":
+            return "success", status["created_at"]
+    return "in_progress", None
+
+
 def _repository_row(body: Mapping[str, Any]) -> dict[str, Any]:
     owner = body.get("owner")
     row = {name: body.get(name) for name in REPOSITORY_COLUMNS if name != "owner_login"}
@@ -339,8 +504,10 @@ def github_source(
     as_of: dt.date | None = None,
     max_attempts: int = 6,
     backoff_factor: float = 1.0,
+    deployment_initial_days: int = 400,
 ) -> Sequence[DltResource]:
-    """GitHub repositories, Actions workflow runs (every attempt) and workflow jobs.
+    """GitHub repositories, Actions workflow runs (every attempt) and workflow jobs, Deployments
+    with every status, environments, and the commits each successful deployment brought.
 
     Args:
         repositories: `owner/name` list, comma separated or JSON.
@@ -351,10 +518,13 @@ def github_source(
             loaded are listed again, so re-runs and late status changes land.
         as_of: report date (default `INSIGHTS_AS_OF` or today, UTC); runs are listed up to its end.
         max_attempts, backoff_factor: retry policy for rate limits, 5xx and network errors.
+        deployment_initial_days: days of deployment history on the first load (deployments
+            are listed newest first back to this; later loads back to the lookback window).
     """
     names = parse_list(repositories)
     end = report_end(as_of or report_date())
     first_load_start = end - dt.timedelta(days=initial_days)
+    first_deployment_start = end - dt.timedelta(days=deployment_initial_days)
     # (run id, attempt) pairs whose jobs must be read; filled by `workflow_runs` before it
     # yields the page that holds them, read by `workflow_jobs`.
     jobs_needed: set[tuple[int, int]] = set()
@@ -511,7 +681,218 @@ def github_source(
                 if rows:
                     yield rows
 
-    return repositories_resource, workflow_runs, workflow_jobs
+    # Filled by `deployments` per repository, read by its transformers: the statuses read in
+    # this load per deployment id, and each listed deployment's outcome (state, completed_at).
+    statuses_read: dict[int, list[dict[str, Any]]] = {}
+    outcomes: dict[int, tuple[str, str | None]] = {}
+
+    def list_deployments(name: str, start: dt.datetime) -> Iterator[list[Any]]:
+        """Listing pages, newest first, up to the first page that reaches back past `start`."""
+        for page in paginate(f"/repos/{name}/deployments", {"per_page": PER_PAGE}, "$"):
+            items = list(page)
+            yield items
+            times = [
+                parse_timestamp(item["created_at"])
+                for item in items
+                if isinstance(item, Mapping) and isinstance(item.get("created_at"), str)
+            ]
+            if not items or (times and min(times) < start):
+                return
+
+    def read_statuses(name: str, deployment_id: int) -> tuple[list[dict[str, Any]], list[Any]]:
+        rows: list[dict[str, Any]] = []
+        bad: list[Any] = []
+        path = f"/repos/{name}/deployments/{deployment_id}/statuses"
+        for page in paginate(path, {"per_page": PER_PAGE}, "$"):
+            good, broken = prepare_statuses(list(page), name, deployment_id)
+            rows += good
+            bad += broken
+        return rows, bad
+
+    @dlt.resource(
+        name="deployments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=DEPLOYMENT_COLUMNS,
+    )
+    def deployments() -> Iterator[Any]:
+        """Deployments created since the repository's deployment watermark minus the lookback
+        (first load: `deployment_initial_days`), one list per repository.
+
+        State per repository: the watermark, and for deployments in that range loaded finished
+        their `updated_at`, created_at and outcome, so an unchanged one is not re-read.
+        """
+        state: dict[str, Any] = dlt.current.resource_state().setdefault("repositories", {})
+        for name in names:
+            repo_state = state.setdefault(name, {})
+            known: dict[str, list[Any]] = repo_state.setdefault("deployments", {})
+            watermark = repo_state.get("created_at")
+            if watermark is not None:
+                start = parse_timestamp(watermark) - dt.timedelta(days=lookback_days)
+            else:
+                start = first_deployment_start
+            for deployment_id in [k for k, v in known.items() if parse_timestamp(v[1]) < start]:
+                del known[deployment_id]
+            newest: dt.datetime | None = None
+            out: list[dict[str, Any]] = []
+            seen: set[int] = set()
+            pages = read = 0
+            for page in list_deployments(name, start):
+                pages += 1
+                rows, bad = prepare_deployments(page, name)
+                yield from bad
+                for row in rows:
+                    created = parse_timestamp(row["created_at"])
+                    if created < start or created >= end or row["id"] in seen:
+                        continue
+                    seen.add(row["id"])
+                    newest = created if newest is None else max(newest, created)
+                    memo = known.get(str(row["id"]))
+                    if memo is not None and memo[0] == row.get("updated_at"):
+                        outcomes[row["id"]] = (memo[2], memo[3])
+                    else:
+                        statuses, broken = read_statuses(name, row["id"])
+                        read += 1
+                        yield from broken
+                        statuses_read[row["id"]] = statuses
+                        outcome = deployment_outcome(statuses)
+                        outcomes[row["id"]] = outcome
+                        if outcome[0] != "in_progress":
+                            known[str(row["id"])] = [
+                                row.get("updated_at"),
+                                row["created_at"],
+                                *outcome,
+                            ]
+                        else:
+                            known.pop(str(row["id"]), None)
+                    out.append(row)
+            log.info(
+                "github %s: %d deployments since %s (%d pages, statuses of %d read)",
+                name,
+                len(out),
+                start.isoformat(),
+                pages,
+                read,
+            )
+            if out:
+                yield out
+            if newest is not None and (watermark is None or newest > parse_timestamp(watermark)):
+                repo_state["created_at"] = newest.isoformat()
+
+    @dlt.transformer(
+        data_from=deployments,
+        name="deployment_statuses",
+        primary_key="id",
+        write_disposition="merge",
+        columns=DEPLOYMENT_STATUS_COLUMNS,
+    )
+    def deployment_statuses(deployment_page: list[dict[str, Any]]) -> Iterator[Any]:
+        """Every status of each deployment whose statuses were read in this load."""
+        if not is_page(deployment_page):
+            return
+        rows: list[dict[str, Any]] = []
+        for deployment in deployment_page:
+            rows += statuses_read.pop(deployment["id"], [])
+        if rows:
+            yield rows
+
+    @dlt.transformer(
+        data_from=deployments,
+        name="deployment_commits",
+        primary_key=["deployment_id", "sha"],
+        write_disposition="merge",
+        columns=DEPLOYMENT_COMMIT_COLUMNS,
+    )
+    def deployment_commits(deployment_page: list[dict[str, Any]]) -> Iterator[Any]:
+        """Commits between the previous successful deployment's sha (same repository and
+        environment, ordered by completion) and each successful deployment's sha.
+
+        State: per `repository|environment`, the last successful deployment chained
+        ([completed_at, id, sha]); successes completed up to it were compared in an earlier load.
+        """
+        if not is_page(deployment_page) or not deployment_page:
+            return
+        state: dict[str, Any] = dlt.current.resource_state().setdefault("last_success", {})
+        scopes: dict[str, list[tuple[dt.datetime, int, dict[str, Any]]]] = {}
+        for deployment in deployment_page:
+            outcome, completed = outcomes.get(deployment["id"], ("in_progress", None))
+            if outcome == "success" and completed is not None:
+                scope = f"{deployment['repository_full_name']}|{deployment['environment']}"
+                scopes.setdefault(scope, []).append(
+                    (parse_timestamp(completed), deployment["id"], deployment)
+                )
+        compared: dict[tuple[str, str, str], list[Any]] = {}
+        for scope, successes in scopes.items():
+            last = state.get(scope)
+            previous = (
+                None
+                if last is None
+                else (parse_timestamp(last[0]), last[1], {"id": last[1], "sha": last[2]})
+            )
+            for completed, deployment_id, deployment in sorted(successes, key=lambda s: s[:2]):
+                if previous is not None and (completed, deployment_id) <= previous[:2]:
+                    continue  # chained in an earlier load
+                if previous is not None:
+                    base = previous[2]
+                    name = deployment["repository_full_name"]
+                    key = (name, base["sha"], deployment["sha"])
+                    if key not in compared:
+                        compared[key] = compare(*key)
+                    rows, bad = prepare_compare_commits(compared[key], deployment, base)
+                    yield from bad
+                    if rows:
+                        yield rows
+                previous = (completed, deployment_id, deployment)
+                state[scope] = [completed.isoformat(), deployment_id, deployment["sha"]]
+
+    def compare(name: str, base: str, head: str) -> list[Any]:
+        """Commits in head and not in base (chronological), every page; none for the same sha
+        or when GitHub no longer knows one of them (404/422, e.g. after a force push)."""
+        if base == head:
+            return []
+        commits: list[Any] = []
+        try:
+            for page in client.paginate(
+                f"/repos/{name}/compare/{base}...{head}",
+                params={"per_page": PER_PAGE},
+                data_selector="commits",
+            ):
+                commits += list(page)
+        except HTTPError as exc:
+            _raise_auth_error(exc)
+            status = exc.response.status_code if exc.response is not None else None
+            if status in (404, 422):
+                log.warning("github %s: cannot compare %s...%s (HTTP %s)", name, base, head, status)
+                return []
+            raise
+        return commits
+
+    @dlt.resource(
+        name="environments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=ENVIRONMENT_COLUMNS,
+    )
+    def environments() -> Iterator[Any]:
+        """Every deployment environment of each repository (small: read whole every load)."""
+        for name in names:
+            for page in paginate(
+                f"/repos/{name}/environments", {"per_page": PER_PAGE}, "environments"
+            ):
+                rows, bad = prepare_environments(list(page), name)
+                yield from bad
+                if rows:
+                    yield rows
+
+    return (
+        repositories_resource,
+        workflow_runs,
+        workflow_jobs,
+        deployments,
+        deployment_statuses,
+        environments,
+        deployment_commits,
+    )
 
 
 def github_is_configured() -> bool:

@@ -1,4 +1,5 @@
-"""dlt source for GitLab CI (REST API v4): projects, pipelines, pipeline jobs and test cases.
+"""dlt source for GitLab CI (REST API v4): projects, pipelines, pipeline jobs and test cases,
+plus environments, deployments and the commits each successful deployment brought.
 
 Shapes follow GitLab's published API (see shared/api-samples/gitlab). The pipeline list has no
 start or finish times, so every pipeline that is new or changed since the last load is read
@@ -11,18 +12,30 @@ Incremental: per project, the list is asked for pipelines `updated_after` the ne
 keeps a fingerprint (`status|updated_at`) of every pipeline read within that window, so a
 pipeline listed again unchanged costs no further request. Rows merge on their primary keys.
 
+Deployments: per project, the list is asked for deployments `updated_after` the newest
+`updated_at` already loaded minus `lookback_days` (first load: `deployment_initial_days` back),
+with the same fingerprints, so a deployment that was running and finishes later is yielded again
+and merged on `id`. The list body is the whole record (deployable job, commit, environment):
+no detail request. Environments (with their `tier`) are listed whole on every load. For each
+successful deployment, the repository compare API (`from` = the previous successful
+deployment's sha in the same project and environment, ordered by finish time, `to` = its sha)
+gives the commits it brought; each (from, to) pair is compared once (resource state), the first
+successful deployment of a scope attributes no commits (metrics.md §4-§5).
+
 Configuration (dlt resolution: env vars or .dlt/*.toml, section `sources.gitlab`):
     SOURCES__GITLAB__PRIVATE_TOKEN   personal/project/group access token (`PRIVATE-TOKEN` header)
     SOURCES__GITLAB__BASE_URL        default https://gitlab.com/api/v4
     SOURCES__GITLAB__PROJECTS        full paths or numeric ids, comma or JSON list
     SOURCES__GITLAB__INITIAL_DAYS    history on the first load (default 90)
     SOURCES__GITLAB__LOOKBACK_DAYS   re-read window on later loads (default 7)
+    SOURCES__GITLAB__DEPLOYMENT_INITIAL_DAYS  deployment history on the first load (default 400)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -138,14 +151,77 @@ TEST_CASE_COLUMNS = _columns(
     attachment_url="text",
 )
 
+ENVIRONMENT_COLUMNS = _columns(
+    id="bigint",
+    project_id="bigint",
+    name="text",
+    slug="text",
+    tier="text",
+    state="text",
+    external_url="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+)
+DEPLOYMENT_COLUMNS = _columns(
+    id="bigint",
+    iid="bigint",
+    project_id="bigint",
+    status="text",
+    ref="text",
+    sha="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    environment__id="bigint",
+    environment__name="text",
+    deployable__id="bigint",
+    deployable__name="text",
+    deployable__stage="text",
+    deployable__status="text",
+    deployable__created_at="timestamp",
+    deployable__started_at="timestamp",
+    deployable__finished_at="timestamp",
+    deployable__pipeline__id="bigint",
+    user__username="text",
+)
+DEPLOYMENT_COMMIT_COLUMNS = _columns(
+    deployment_id="bigint",
+    project_id="bigint",
+    environment="text",
+    from_sha="text",
+    to_sha="text",
+    sha="text",
+    short_id="text",
+    title="text",
+    author_name="text",
+    author_email="text",
+    authored_date="timestamp",
+    committed_date="timestamp",
+    parent_ids="json",
+    trailers="json",
+    extended_trailers="json",
+)
+
 # Fields the models rely on: a record without them goes to the quarantine table instead.
 PIPELINE_REQUIRED = {"id": int, "project_id": int, "status": str, "created_at": "timestamp"}
 JOB_REQUIRED = {"id": int, "name": str, "status": str, "created_at": "timestamp"}
 TEST_CASE_REQUIRED = {"name": str, "status": str}
+ENVIRONMENT_REQUIRED = {"id": int, "name": str}
+DEPLOYMENT_REQUIRED = {
+    "id": int,
+    "status": str,
+    "sha": str,
+    "created_at": "timestamp",
+    "environment.name": str,
+}
+COMMIT_REQUIRED = {"id": str, "authored_date": "timestamp", "committed_date": "timestamp"}
 
 # Pipeline statuses after which nothing more happens unless someone acts (retry, play): the
 # canonical status (metrics.md §1) is not in_progress, so the test report is complete.
 FINISHED_PIPELINE_STATUSES = frozenset({"success", "failed", "canceled", "skipped", "manual"})
+
+
+# Deployment statuses after which the deployment does not change (metrics.md §4).
+FINISHED_DEPLOYMENT_STATUSES = frozenset({"success", "failed", "canceled", "skipped"})
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -207,6 +283,45 @@ def report_case_rows(report: Any, pipeline: dict[str, Any]) -> tuple[list[dict],
     return rows, bad
 
 
+def environment_fingerprint(environment: dict[str, Any]) -> str:
+    """What changes when an environment is renamed, re-tiered, stopped or updated."""
+    return "|".join(
+        str(environment.get(field)) for field in ("name", "tier", "state", "updated_at")
+    )
+
+
+def deployment_finished_at(deployment: dict[str, Any]) -> dt.datetime:
+    """When a deployment finished: its job's `finished_at`, else its `updated_at` (a success
+    stops changing when it finishes), else `created_at`; orders successes within a scope."""
+    deployable = deployment.get("deployable") or {}
+    value = deployable.get("finished_at") or deployment.get("updated_at")
+    return parse_timestamp(value or deployment["created_at"])
+
+
+def deployment_commit_rows(
+    compare: Any, deployment: dict[str, Any], from_sha: str
+) -> tuple[list[dict], list[Any]]:
+    """One row per commit a compare body lists (`from`..`to`], keyed by (deployment_id, sha)."""
+    if not isinstance(compare, dict) or not isinstance(compare.get("commits"), list):
+        return [], [quarantined("deployment_commits", compare, "compare without a commits list")]
+    good, bad = checked("deployment_commits", compare["commits"], COMMIT_REQUIRED)
+    rows = [
+        {
+            **commit,
+            "sha": commit["id"],
+            "deployment_id": deployment["id"],
+            "project_id": deployment["project_id"],
+            "environment": deployment["environment"]["name"],
+            "from_sha": from_sha,
+            "to_sha": deployment["sha"],
+        }
+        for commit in good
+    ]
+    for row in rows:
+        row.pop("id")
+    return rows, bad
+
+
 @dlt.source(name="gitlab", section="gitlab", max_table_nesting=2)
 def gitlab_source(
     projects: str = dlt.config.value,
@@ -217,8 +332,10 @@ def gitlab_source(
     as_of: dt.date | None = None,
     max_attempts: int = 6,
     backoff_factor: float = 1.0,
+    deployment_initial_days: int = 400,
 ) -> Sequence[DltResource]:
-    """GitLab projects, pipelines (with their times), pipeline jobs and test cases.
+    """GitLab projects, pipelines (with their times), pipeline jobs, test cases, environments,
+    deployments and the commits each successful deployment brought.
 
     Args:
         projects: project full paths (`group/sub/project`) or numeric ids, comma or JSON list.
@@ -229,9 +346,13 @@ def gitlab_source(
             update already loaded are listed again (changed ones are re-read).
         as_of: report date (default `INSIGHTS_AS_OF` or today, UTC).
         max_attempts, backoff_factor: retry policy for 429/5xx/timeouts.
+        deployment_initial_days: days of deployment history on the first load (DORA windows
+            reach back a year, CI history need not).
     """
     project_keys = parse_list(projects)
-    first_load_start = report_end(as_of or report_date()) - dt.timedelta(days=initial_days)
+    end = report_end(as_of or report_date())
+    first_load_start = end - dt.timedelta(days=initial_days)
+    first_deployment_start = end - dt.timedelta(days=deployment_initial_days)
     client = RESTClient(
         base_url=base_url.rstrip("/"),
         auth=APIKeyAuth(name="PRIVATE-TOKEN", api_key=private_token, location="header"),
@@ -256,13 +377,23 @@ def gitlab_source(
     def project_path(key: str) -> str:
         return f"/projects/{urllib.parse.quote(key, safe='')}"
 
+    project_bodies: dict[str, Any] = {}
+    project_lock = threading.Lock()
+
+    def project_body(key: str) -> Any:
+        """GET /projects/:id once per load, shared by every resource that needs the numeric id."""
+        with project_lock:
+            if key not in project_bodies:
+                project_bodies[key] = get(project_path(key))
+            return project_bodies[key]
+
     @dlt.resource(
         name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS
     )
     def project_rows() -> Iterator[dict[str, Any]]:
         """One row per configured project: `path_with_namespace`, `default_branch`."""
         for key in project_keys:
-            yield {**get(project_path(key)), "configured_as": key}
+            yield {**project_body(key), "configured_as": key}
 
     @dlt.resource(primary_key="id", write_disposition="merge", columns=PIPELINE_COLUMNS)
     def pipelines() -> Iterator[Any]:
@@ -376,7 +507,165 @@ def gitlab_source(
             if rows:
                 yield rows
 
-    return project_rows, pipelines, pipeline_jobs, test_cases
+    @dlt.resource(primary_key="id", write_disposition="merge", columns=ENVIRONMENT_COLUMNS)
+    def environments() -> Iterator[Any]:
+        """Every environment of each project, with its `tier`. Listed whole on every load (one
+        page a project); only environments new or changed since the last load are yielded."""
+        seen = dlt.current.resource_state().setdefault("seen", {})
+        for key in project_keys:
+            project_id = project_body(key)["id"]
+            path = f"{project_path(key)}/environments"
+            for page in paginate(path, {"per_page": PER_PAGE}):
+                good, bad = checked("environments", page, ENVIRONMENT_REQUIRED)
+                yield from bad
+                rows = []
+                for environment in good:
+                    mark = environment_fingerprint(environment)
+                    if seen.get(str(environment["id"])) != mark:
+                        rows.append({**environment, "project_id": project_id})
+                if rows:
+                    yield rows
+                    for row in rows:
+                        seen[str(row["id"])] = environment_fingerprint(row)
+
+    @dlt.resource(primary_key="id", write_disposition="merge", columns=DEPLOYMENT_COLUMNS)
+    def deployments() -> Iterator[Any]:
+        """Deployments new or changed since the last load (the list body, with `project_id`).
+
+        State per project as for pipelines: `watermark` and `seen` fingerprints. A project's
+        changed deployments are yielded after its listing, oldest finish first, so that
+        `deployment_commits` sees each scope's successes in order.
+        """
+        state = dlt.current.resource_state().setdefault("projects", {})
+        for key in project_keys:
+            project_id = project_body(key)["id"]
+            project_state = state.setdefault(key, {"watermark": None, "seen": {}})
+            seen: dict[str, str] = project_state["seen"]
+            if project_state["watermark"]:
+                previous = parse_timestamp(project_state["watermark"])
+                start = previous - dt.timedelta(days=lookback_days)
+            else:
+                previous, start = None, first_deployment_start
+            params = {
+                "updated_after": _iso(start),
+                "order_by": "updated_at",
+                "sort": "desc",
+                "per_page": PER_PAGE,
+            }
+            newest = previous
+            listed = pages = 0
+            changed: dict[int, dict[str, Any]] = {}
+            for page in paginate(f"{project_path(key)}/deployments", params):
+                pages += 1
+                good, bad = checked("deployments", page, DEPLOYMENT_REQUIRED)
+                yield from bad
+                for deployment in good:
+                    listed += 1
+                    updated = pipeline_updated_at(deployment)
+                    newest = updated if newest is None else max(newest, updated)
+                    if seen.get(str(deployment["id"])) != fingerprint(deployment):
+                        changed[deployment["id"]] = {**deployment, "project_id": project_id}
+            ordered = sorted(changed.values(), key=lambda d: (deployment_finished_at(d), d["id"]))
+            for offset in range(0, len(ordered), PER_PAGE):
+                chunk = ordered[offset : offset + PER_PAGE]
+                yield chunk
+                for deployment in chunk:
+                    seen[str(deployment["id"])] = fingerprint(deployment)
+            if newest is not None:
+                project_state["watermark"] = newest.isoformat()
+                cutoff = newest - dt.timedelta(days=lookback_days)
+                project_state["seen"] = {
+                    did: mark
+                    for did, mark in seen.items()
+                    if _fingerprint_time(mark) is None or _fingerprint_time(mark) > cutoff
+                }
+            log.info(
+                "gitlab %s: %d deployments listed since %s (%d pages), %d new or changed",
+                key,
+                listed,
+                start.isoformat(),
+                pages,
+                len(ordered),
+            )
+
+    @dlt.transformer(
+        data_from=deployments,
+        primary_key=["deployment_id", "sha"],
+        write_disposition="merge",
+        columns=DEPLOYMENT_COMMIT_COLUMNS,
+    )
+    def deployment_commits(deployment_page: list[dict[str, Any]]) -> Iterator[Any]:
+        """The commits each successful deployment brought: compare(previous success's sha, its sha).
+
+        State per scope `project_id|environment`: `last` ([sha, finished_at, deployment id] of
+        the latest success seen) and `done` (pair `from..to` -> finished_at of the deployment
+        that needed it, pruned to the lookback window). A pair already done, or a success that
+        finished before `last`, costs no request; a pair with from == to brings nothing.
+        """
+        if not is_page(deployment_page):
+            return
+        scopes = dlt.current.resource_state().setdefault("scopes", {})
+        work: list[tuple[dict[str, Any], str]] = []
+        for deployment in deployment_page:
+            if deployment["status"] != "success":
+                continue
+            scope_key = f"{deployment['project_id']}|{deployment['environment']['name']}"
+            scope = scopes.setdefault(scope_key, {"last": None, "done": {}})
+            finished = deployment_finished_at(deployment)
+            last = scope["last"]
+            if last is not None:
+                if (parse_timestamp(last[1]), last[2]) >= (finished, deployment["id"]):
+                    continue  # already processed (or older than what has been)
+                pair = f"{last[0]}..{deployment['sha']}"
+                if last[0] != deployment["sha"] and pair not in scope["done"]:
+                    work.append((deployment, last[0]))
+                scope["done"][pair] = finished.isoformat()
+            # The first success of a scope has no previous one: it attributes no commits.
+            scope["last"] = [deployment["sha"], finished.isoformat(), deployment["id"]]
+            cutoff = finished - dt.timedelta(days=lookback_days)
+            scope["done"] = {
+                pair: at for pair, at in scope["done"].items() if parse_timestamp(at) > cutoff
+            }
+        if not work:
+            return
+
+        def compare(item: tuple[dict[str, Any], str]) -> tuple[Any, str | None]:
+            deployment, from_sha = item
+            params = {"from": from_sha, "to": deployment["sha"]}
+            path = f"/projects/{deployment['project_id']}/repository/compare"
+            try:
+                return client.get(path, params=params).json(), None
+            except HTTPError as exc:
+                _raise_auth_error(exc)
+                status = exc.response.status_code if exc.response is not None else None
+                if status == 404:  # a sha no longer in the repository (force-push, deletion)
+                    return None, f"compare {from_sha}..{deployment['sha']}: HTTP 404"
+                raise
+
+        with ThreadPoolExecutor(DETAIL_WORKERS, thread_name_prefix="gitlab-compare") as pool:
+            results = list(pool.map(compare, work))
+        for (deployment, from_sha), (body, problem) in zip(work, results, strict=True):
+            if problem is not None:
+                yield quarantined(
+                    "deployment_commits",
+                    {"id": deployment["id"], "from": from_sha, "to": deployment["sha"]},
+                    problem,
+                )
+                continue
+            rows, bad = deployment_commit_rows(body, deployment, from_sha)
+            yield from bad
+            if rows:
+                yield rows
+
+    return (
+        project_rows,
+        pipelines,
+        pipeline_jobs,
+        test_cases,
+        environments,
+        deployments,
+        deployment_commits,
+    )
 
 
 def _fingerprint_time(mark: str) -> dt.datetime | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ingestion import SOURCES
 from sandbox import SimulatedOrganisation, serve, simulate_organisation
 
 from pipeline_support import AS_OF, BuiltWarehouse, environment, pipeline_environment
@@ -14,8 +15,9 @@ from pipeline_support import AS_OF, BuiltWarehouse, environment, pipeline_enviro
 
 @pytest.fixture(scope="session")
 def simulation() -> SimulatedOrganisation:
-    # Smaller than the demo's organisation (fewer pushes a day), so the suite stays quick.
-    return simulate_organisation(AS_OF, seed=11, runs_per_weekday=7)
+    # Smaller than the demo's organisation (fewer pushes a day, 200 days of deployments), so
+    # the suite stays quick.
+    return simulate_organisation(AS_OF, seed=11, runs_per_weekday=7, deploy_days=200)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,5 @@ def built_warehouse(
     with serve(simulation) as emulators:
         env = pipeline_environment(warehouse, emulators, simulation)
         with environment(**env):
-            assert run_pipeline(["circleci", "github", "gitlab"], log_level="WARNING"), (
-                "the first pipeline run failed"
-            )
+            assert run_pipeline(list(SOURCES), log_level="WARNING"), "the first pipeline run failed"
         yield BuiltWarehouse(warehouse, simulation, emulators, env)

@@ -55,7 +55,15 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
 
 def table_counts(
     warehouse: Path,
-    schemas: tuple[str, ...] = ("raw_circleci", "raw_github", "raw_gitlab", "staging", "marts"),
+    schemas: tuple[str, ...] = (
+        "raw_circleci",
+        "raw_github",
+        "raw_gitlab",
+        "raw_octopus",
+        "staging",
+        "intermediate",
+        "marts",
+    ),
 ) -> dict[str, int]:
     """Row count of every table and view in the given schemas (dlt's own tables left out)."""
     names = query(

@@ -55,7 +55,7 @@ def load(
     emulator: GitHubEmulator,
     org: GitHubOrganisation,
     folder: Path,
-    resources: tuple[str, ...] = (),
+    resources: tuple[str, ...] = ("repositories", "workflow_runs", "workflow_jobs"),
     **overrides: object,
 ) -> dlt.Pipeline:
     settings: dict[str, object] = {

@@ -81,7 +81,11 @@ def load(
         dataset_name="raw_gitlab",
         pipelines_dir=str(folder / "dlt"),
     )
-    pipeline.run(gitlab_source(**settings), loader_file_format="parquet")
+    # The CI resources only: deployments have their own tests (test_gitlab_deployments_source).
+    source = gitlab_source(**settings).with_resources(
+        "projects", "pipelines", "pipeline_jobs", "test_cases"
+    )
+    pipeline.run(source, loader_file_format="parquet")
     return pipeline
 
 

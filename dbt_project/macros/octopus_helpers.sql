@@ -1,0 +1,28 @@
+{#- Canonical deployment state of an Octopus task State (metrics.md §4). A state that is not
+    in the table maps to NULL, which the staging not_null/accepted_values tests catch. -#}
+{% macro octopus_deployment_state(column) -%}
+    case
+        when {{ column }} = 'Success' then 'success'
+        when {{ column }} in ('Failed', 'TimedOut') then 'failed'
+        when {{ column }} = 'Canceled' then 'cancelled'
+        when {{ column }} in ('Executing', 'Queued', 'Cancelling') then 'in_progress'
+    end
+{%- endmacro %}
+
+{#- True when `value` matches the regular expression `pattern` (a SQL string literal). dbt has
+    no cross-database regex macro, so this dispatches per adapter. -#}
+{% macro octopus_regex_matches(value, pattern) -%}
+    {{ return(adapter.dispatch('octopus_regex_matches', 'delivery_insights')(value, pattern)) }}
+{%- endmacro %}
+
+{% macro default__octopus_regex_matches(value, pattern) -%}
+    regexp_matches({{ value }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro postgres__octopus_regex_matches(value, pattern) -%}
+    ({{ value }} ~ {{ pattern }})
+{%- endmacro %}
+
+{% macro bigquery__octopus_regex_matches(value, pattern) -%}
+    regexp_contains({{ value }}, {{ pattern }})
+{%- endmacro %}

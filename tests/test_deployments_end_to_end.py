@@ -1,0 +1,102 @@
+"""Every deployment source lands in the unified deployment model with exact counts, states and
+completion times (the shared warehouse of the end-to-end tests, built from all sources)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+
+from pipeline_support import BuiltWarehouse, query
+
+# metrics.md §4, restated here on purpose (not imported from the dbt macros).
+OCTOPUS_STATE = {
+    "Success": "success",
+    "Failed": "failed",
+    "TimedOut": "failed",
+    "Canceled": "cancelled",
+    "Executing": "in_progress",
+    "Queued": "in_progress",
+    "Cancelling": "in_progress",
+}
+GITHUB_TERMINAL = {
+    "success": "success",
+    "failure": "failed",
+    "error": "failed",
+    "inactive": "success",
+}
+GITLAB_STATE = {
+    "success": "success",
+    "failed": "failed",
+    "canceled": "cancelled",
+    "skipped": "cancelled",
+    "running": "in_progress",
+    "created": "in_progress",
+    "blocked": "in_progress",
+}
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def loaded(built_warehouse: BuiltWarehouse, provider: str) -> dict[str, tuple]:
+    rows = query(
+        built_warehouse.path,
+        "select deployment_id, state, completed_at from intermediate.int_deployments "
+        f"where provider = '{provider}'",
+    )
+    return {deployment_id: (state, completed_at) for deployment_id, state, completed_at in rows}
+
+
+def test_octopus_deployments_land_with_their_task_state(built_warehouse: BuiltWarehouse) -> None:
+    expected = {
+        d["id"]: (OCTOPUS_STATE[d["state"]], utc(d["completed_at"]))
+        for d in built_warehouse.simulation.octopus.deployments()
+    }
+    assert loaded(built_warehouse, "octopus") == expected
+    assert Counter(state for state, _ in expected.values())["failed"] > 0
+
+
+def test_github_deployments_land_with_their_latest_terminal_status(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    expected = {
+        str(d["deployment_id"]): (
+            GITHUB_TERMINAL.get(d["terminal_state"], "in_progress")
+            if d["terminal_state"]
+            else "in_progress",
+            utc(d["completed_at"]),
+        )
+        for d in built_warehouse.simulation.github.deployments()
+    }
+    assert loaded(built_warehouse, "github") == expected
+
+
+def test_gitlab_deployments_land_with_their_status(built_warehouse: BuiltWarehouse) -> None:
+    actual = loaded(built_warehouse, "gitlab")
+    expected = Counter(
+        GITLAB_STATE[d["status"]] for d in built_warehouse.simulation.gitlab.deployments()
+    )
+    assert Counter(state for state, _ in actual.values()) == expected
+    finished = {
+        str(d["deployment_id"]): utc(d["finished_at"])
+        for d in built_warehouse.simulation.gitlab.deployments()
+        if d["status"] in ("success", "failed", "canceled")
+    }
+    assert {key: actual[key][1] for key in finished} == finished
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+def test_deployments_bring_the_commits_since_the_previous_success(
+    built_warehouse: BuiltWarehouse, provider: str
+) -> None:
+    rows = query(
+        built_warehouse.path,
+        "select count(*), count(distinct deployment_id), min(authored_at <= deployed_at) "
+        f"from intermediate.int_deployment_commits where provider = '{provider}'",
+    )
+    commits, deployments, authored_first = rows[0]
+    assert commits > deployments > 100
+    assert authored_first
