@@ -32,7 +32,14 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 from requests import HTTPError
 
-from .common import SourceAuthError, http_session, parse_list, parse_timestamp
+from .common import (
+    SourceAuthError,
+    declared_columns,
+    http_session,
+    parse_list,
+    parse_timestamp,
+    settings_present,
+)
 from .quality import checked, is_page, problem_with, quarantined
 from .settings import report_date, report_end
 
@@ -42,14 +49,10 @@ DEFAULT_BASE_URL = "https://circleci.com/api/v2"
 TOKEN_VARIABLE = "SOURCES__CIRCLECI__API_TOKEN"
 
 
-def _columns(**types: str) -> dict[str, dict[str, Any]]:
-    return {name: {"data_type": data_type} for name, data_type in types.items()}
-
-
 # Declared types for every column the dbt staging models read. Declared columns exist even when a
 # load has no value for them (an account without tags still gets `vcs__tag`), and free-form
 # objects (`requires` is keyed by job id) stay one JSON column instead of a column per key.
-PROJECT_COLUMNS = _columns(
+PROJECT_COLUMNS = declared_columns(
     slug="text",
     name="text",
     id="text",
@@ -58,7 +61,7 @@ PROJECT_COLUMNS = _columns(
     vcs_info__vcs_url="text",
     vcs_info__provider="text",
 )
-PIPELINE_COLUMNS = _columns(
+PIPELINE_COLUMNS = declared_columns(
     id="text",
     project_slug="text",
     number="bigint",
@@ -75,7 +78,7 @@ PIPELINE_COLUMNS = _columns(
     trigger_parameters="json",
     errors="json",
 )
-WORKFLOW_COLUMNS = _columns(
+WORKFLOW_COLUMNS = declared_columns(
     id="text",
     pipeline_id="text",
     pipeline_number="bigint",
@@ -89,7 +92,7 @@ WORKFLOW_COLUMNS = _columns(
     created_at="timestamp",
     stopped_at="timestamp",
 )
-JOB_COLUMNS = _columns(
+JOB_COLUMNS = declared_columns(
     id="text",
     workflow_id="text",
     project_slug="text",
@@ -104,7 +107,7 @@ JOB_COLUMNS = _columns(
     dependencies="json",
 )
 
-JOB_DETAIL_COLUMNS = _columns(
+JOB_DETAIL_COLUMNS = declared_columns(
     id="text",
     project_slug="text",
     number="bigint",
@@ -124,7 +127,7 @@ JOB_DETAIL_COLUMNS = _columns(
     messages="json",
     contexts="json",
 )
-JOB_TEST_COLUMNS = _columns(
+JOB_TEST_COLUMNS = declared_columns(
     job_id="text",
     position="bigint",
     job_number="bigint",
@@ -137,7 +140,7 @@ JOB_TEST_COLUMNS = _columns(
     message="text",
     source="text",
 )
-INSIGHTS_RUN_COLUMNS = _columns(
+INSIGHTS_RUN_COLUMNS = declared_columns(
     id="text",
     project_slug="text",
     workflow_name="text",
@@ -446,9 +449,4 @@ def _raise_auth_error(exc: HTTPError) -> None:
 
 def circleci_is_configured() -> bool:
     """True when both the token and at least one project slug resolve from env or .dlt/ files."""
-    try:
-        token = dlt.secrets.get("sources.circleci.api_token")
-        slugs = dlt.config.get("sources.circleci.project_slugs")
-    except Exception:
-        return False
-    return bool(token) and bool(parse_list(slugs))
+    return settings_present("circleci", "api_token", "project_slugs")

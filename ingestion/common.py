@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import dlt
 import requests
 from dlt.sources.helpers.requests import Client
 
@@ -59,3 +60,20 @@ def is_malformed_json(response: requests.Response | None) -> bool:
         return False
     body = response.content.strip()
     return not body or body[:1] not in (b"{", b"[") or body[-1:] not in (b"}", b"]")
+
+
+def declared_columns(**types: str) -> dict[str, dict[str, Any]]:
+    """dlt column hints from name=data_type pairs: declared columns exist even when a load has
+    no value for them, so staging can always select them."""
+    return {name: {"data_type": data_type} for name, data_type in types.items()}
+
+
+def settings_present(section: str, secret: str, setting: str) -> bool:
+    """True when `sources.<section>.<secret>` and `sources.<section>.<setting>` both resolve (env
+    or .dlt/ files) to something non-empty; a list setting needs at least one item."""
+    try:
+        secret_value = dlt.secrets.get(f"sources.{section}.{secret}")
+        setting_value = dlt.config.get(f"sources.{section}.{setting}")
+    except Exception:  # any resolution failure means "not configured"
+        return False
+    return bool(secret_value) and bool(parse_list(setting_value))

@@ -56,9 +56,11 @@ from requests import HTTPError
 from .common import (
     RETRYABLE_EXCEPTIONS,
     SourceAuthError,
+    declared_columns,
     is_malformed_json,
     parse_list,
     parse_timestamp,
+    settings_present,
 )
 from .quality import checked, is_page
 from .settings import report_date, report_end
@@ -93,14 +95,10 @@ __all__ = [
 ]
 
 
-def _columns(**types: str) -> dict[str, dict[str, Any]]:
-    return {name: {"data_type": data_type} for name, data_type in types.items()}
-
-
 # Declared types for every column staging reads (they exist even when a load has no value for
 # them, e.g. `run_started_at` in an old-schema body), and single JSON columns for nested objects
 # and lists, so an actor or a pull request does not become dozens of columns or a child table.
-REPOSITORY_COLUMNS = _columns(
+REPOSITORY_COLUMNS = declared_columns(
     id="bigint",
     node_id="text",
     name="text",
@@ -115,7 +113,7 @@ REPOSITORY_COLUMNS = _columns(
     updated_at="timestamp",
     pushed_at="timestamp",
 )
-RUN_COLUMNS = _columns(
+RUN_COLUMNS = declared_columns(
     id="bigint",
     run_attempt="bigint",
     repository_full_name="text",
@@ -142,7 +140,7 @@ RUN_COLUMNS = _columns(
     pull_requests="json",
     referenced_workflows="json",
 )
-JOB_COLUMNS = _columns(
+JOB_COLUMNS = declared_columns(
     id="bigint",
     run_id="bigint",
     run_attempt="bigint",
@@ -165,7 +163,7 @@ JOB_COLUMNS = _columns(
     steps="json",
 )
 
-DEPLOYMENT_COLUMNS = _columns(
+DEPLOYMENT_COLUMNS = declared_columns(
     id="bigint",
     repository_full_name="text",
     node_id="text",
@@ -184,7 +182,7 @@ DEPLOYMENT_COLUMNS = _columns(
     creator="json",
     performed_via_github_app="json",
 )
-DEPLOYMENT_STATUS_COLUMNS = _columns(
+DEPLOYMENT_STATUS_COLUMNS = declared_columns(
     id="bigint",
     deployment_id="bigint",
     repository_full_name="text",
@@ -200,7 +198,7 @@ DEPLOYMENT_STATUS_COLUMNS = _columns(
     creator="json",
     performed_via_github_app="json",
 )
-ENVIRONMENT_COLUMNS = _columns(
+ENVIRONMENT_COLUMNS = declared_columns(
     id="bigint",
     repository_full_name="text",
     node_id="text",
@@ -211,7 +209,7 @@ ENVIRONMENT_COLUMNS = _columns(
     protection_rules="json",
     deployment_branch_policy="json",
 )
-DEPLOYMENT_COMMIT_COLUMNS = _columns(
+DEPLOYMENT_COMMIT_COLUMNS = declared_columns(
     deployment_id="bigint",
     sha="text",
     repository_full_name="text",
@@ -897,9 +895,4 @@ def github_source(
 
 def github_is_configured() -> bool:
     """True when both the token and at least one repository resolve from env or .dlt/ files."""
-    try:
-        token = dlt.secrets.get("sources.github.access_token")
-        names = dlt.config.get("sources.github.repositories")
-    except Exception:
-        return False
-    return bool(token) and bool(parse_list(names))
+    return settings_present("github", "access_token", "repositories")

@@ -48,7 +48,14 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 from requests import HTTPError
 
-from .common import SourceAuthError, http_session, parse_list, parse_timestamp
+from .common import (
+    SourceAuthError,
+    declared_columns,
+    http_session,
+    parse_list,
+    parse_timestamp,
+    settings_present,
+)
 from .quality import checked, is_page, problem_with, quarantined
 from .settings import report_date, report_end
 
@@ -67,13 +74,9 @@ __all__ = [
 ]
 
 
-def _columns(**types: str) -> dict[str, dict[str, Any]]:
-    return {name: {"data_type": data_type} for name, data_type in types.items()}
-
-
 # Declared types for every column the dbt staging models read (declared columns exist even when
 # a load has no value for them); lists and free-form objects stay single JSON columns.
-PROJECT_COLUMNS = _columns(
+PROJECT_COLUMNS = declared_columns(
     id="bigint",
     name="text",
     path_with_namespace="text",
@@ -83,7 +86,7 @@ PROJECT_COLUMNS = _columns(
     namespace__avatar_url="text",
     configured_as="text",
 )
-PIPELINE_COLUMNS = _columns(
+PIPELINE_COLUMNS = declared_columns(
     id="bigint",
     iid="bigint",
     project_id="bigint",
@@ -108,7 +111,7 @@ PIPELINE_COLUMNS = _columns(
     detailed_status__group="text",
     detailed_status__illustration="json",
 )
-JOB_COLUMNS = _columns(
+JOB_COLUMNS = declared_columns(
     id="bigint",
     pipeline_id="bigint",
     project_id="bigint",
@@ -135,7 +138,7 @@ JOB_COLUMNS = _columns(
     artifacts="json",
     tag_list="json",
 )
-TEST_CASE_COLUMNS = _columns(
+TEST_CASE_COLUMNS = declared_columns(
     pipeline_id="bigint",
     project_id="bigint",
     suite="text",
@@ -151,7 +154,7 @@ TEST_CASE_COLUMNS = _columns(
     attachment_url="text",
 )
 
-ENVIRONMENT_COLUMNS = _columns(
+ENVIRONMENT_COLUMNS = declared_columns(
     id="bigint",
     project_id="bigint",
     name="text",
@@ -162,7 +165,7 @@ ENVIRONMENT_COLUMNS = _columns(
     created_at="timestamp",
     updated_at="timestamp",
 )
-DEPLOYMENT_COLUMNS = _columns(
+DEPLOYMENT_COLUMNS = declared_columns(
     id="bigint",
     iid="bigint",
     project_id="bigint",
@@ -183,7 +186,7 @@ DEPLOYMENT_COLUMNS = _columns(
     deployable__pipeline__id="bigint",
     user__username="text",
 )
-DEPLOYMENT_COMMIT_COLUMNS = _columns(
+DEPLOYMENT_COMMIT_COLUMNS = declared_columns(
     deployment_id="bigint",
     project_id="bigint",
     environment="text",
@@ -690,9 +693,4 @@ def _raise_auth_error(exc: HTTPError) -> None:
 
 def gitlab_is_configured() -> bool:
     """True when both the token and at least one project resolve from env or .dlt/ files."""
-    try:
-        token = dlt.secrets.get("sources.gitlab.private_token")
-        projects = dlt.config.get("sources.gitlab.projects")
-    except Exception:
-        return False
-    return bool(token) and bool(parse_list(projects))
+    return settings_present("gitlab", "private_token", "projects")

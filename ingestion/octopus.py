@@ -44,7 +44,14 @@ from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import BaseNextUrlPaginator
 from requests import HTTPError, Response
 
-from .common import SourceAuthError, http_session, parse_list, parse_timestamp
+from .common import (
+    SourceAuthError,
+    declared_columns,
+    http_session,
+    parse_list,
+    parse_timestamp,
+    settings_present,
+)
 from .quality import checked as _checked_by_id
 from .quality import is_page
 from .settings import report_date, report_end
@@ -65,14 +72,10 @@ __all__ = [
 ]
 
 
-def _columns(**types: str) -> dict[str, dict[str, Any]]:
-    return {name: {"data_type": data_type} for name, data_type in types.items()}
-
-
 # Declared types for every column the dbt staging models read (names after dlt's snake_case
 # naming: `CompletedTime` lands as `completed_time`). The source keeps nested objects and lists
 # as single JSON columns (max_table_nesting=0), so there are no child tables.
-PROJECT_COLUMNS = _columns(
+PROJECT_COLUMNS = declared_columns(
     id="text",
     space_id="text",
     name="text",
@@ -82,15 +85,17 @@ PROJECT_COLUMNS = _columns(
     tenanted_deployment_mode="text",
     is_disabled="bool",
 )
-PROJECT_GROUP_COLUMNS = _columns(id="text", space_id="text", name="text", description="text")
-ENVIRONMENT_COLUMNS = _columns(
+PROJECT_GROUP_COLUMNS = declared_columns(
+    id="text", space_id="text", name="text", description="text"
+)
+ENVIRONMENT_COLUMNS = declared_columns(
     id="text", space_id="text", name="text", sort_order="bigint", use_guided_failure="bool"
 )
-CHANNEL_COLUMNS = _columns(
+CHANNEL_COLUMNS = declared_columns(
     id="text", space_id="text", project_id="text", name="text", is_default="bool"
 )
-TENANT_COLUMNS = _columns(id="text", space_id="text", name="text", tenant_tags="json")
-RELEASE_COLUMNS = _columns(
+TENANT_COLUMNS = declared_columns(id="text", space_id="text", name="text", tenant_tags="json")
+RELEASE_COLUMNS = declared_columns(
     id="text",
     space_id="text",
     project_id="text",
@@ -100,7 +105,7 @@ RELEASE_COLUMNS = _columns(
     build_information="json",
     selected_packages="json",
 )
-RELEASE_COMMIT_COLUMNS = _columns(
+RELEASE_COMMIT_COLUMNS = declared_columns(
     release_id="text",
     commit_sha="text",
     space_id="text",
@@ -112,7 +117,7 @@ RELEASE_COMMIT_COLUMNS = _columns(
     vcs_root="text",
     branch="text",
 )
-DEPLOYMENT_COLUMNS = _columns(
+DEPLOYMENT_COLUMNS = declared_columns(
     id="text",
     space_id="text",
     project_id="text",
@@ -126,7 +131,7 @@ DEPLOYMENT_COLUMNS = _columns(
     deployed_by="text",
     failure_encountered="bool",
 )
-TASK_COLUMNS = _columns(
+TASK_COLUMNS = declared_columns(
     id="text",
     space_id="text",
     name="text",
@@ -143,7 +148,7 @@ TASK_COLUMNS = _columns(
     finished_successfully="bool",
     arguments="json",
 )
-INTERRUPTION_COLUMNS = _columns(
+INTERRUPTION_COLUMNS = declared_columns(
     id="text",
     space_id="text",
     type="text",
@@ -155,7 +160,7 @@ INTERRUPTION_COLUMNS = _columns(
     related_document_ids="json",
     form="json",
 )
-DEFECT_COLUMNS = _columns(
+DEFECT_COLUMNS = declared_columns(
     id="text",
     release_id="text",
     space_id="text",
@@ -513,9 +518,4 @@ def _raise_auth_error(exc: HTTPError) -> None:
 
 def octopus_is_configured() -> bool:
     """True when both the API key and the base URL resolve from env or .dlt/ files."""
-    try:
-        key = dlt.secrets.get("sources.octopus.api_key")
-        base_url = dlt.config.get("sources.octopus.base_url")
-    except Exception:
-        return False
-    return bool(key) and bool(base_url)
+    return settings_present("octopus", "api_key", "base_url")
