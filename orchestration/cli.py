@@ -172,7 +172,38 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
         print("  ".join(cells))
         if index == 0:
             print("  ".join("-" * width for width in widths))
+    print_deployments(warehouse, as_of)
     print(f"\nWarehouse: {warehouse}  (marts in schema `marts`; try: duckdb {warehouse})")
+
+
+def print_deployments(warehouse: Path, as_of: dt.date) -> None:
+    """Deployments completed in the 30 days up to the report date, per provider and scope kind."""
+    import duckdb
+
+    end = as_of + dt.timedelta(days=1)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            """
+            select provider, count(*) filter (where is_production) as production,
+                   count(*) filter (where is_successful) as successful,
+                   count(*) filter (where is_failure) as failures,
+                   count(*) filter (where is_failure) / nullif(count(*) filter (where is_failure or is_successful), 0)
+            from intermediate.int_deployments
+            where completed_at >= cast(? as timestamp) - interval 30 day and completed_at < cast(? as timestamp)
+            group by 1 order by 1
+            """,
+            [end, end],
+        ).fetchall()
+    if not rows:
+        return
+    print(f"\nDeployments completed in the 30 days up to {as_of}\n")
+    print(
+        f"{'provider':<9} {'to production':>13} {'successful':>10} {'failed':>6} {'failure rate':>12}"
+    )
+    for provider, production, successful, failures, rate in rows:
+        print(
+            f"{provider:<9} {production:>13} {successful:>10} {failures:>6} {_format_rate(rate):>12}"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

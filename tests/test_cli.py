@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -78,4 +79,17 @@ def test_summary_prints_the_marts_numbers(
     for provider, project, workflow, runs, rate in expected:
         line = next(c for c in cells if c[:4] == [provider, project, workflow, "90d"])
         assert line[4:6] == [str(runs), "-" if rate is None else f"{rate * 100:.1f}%"]
+    # The deployments block: successes and failures of the last 30 days per provider.
+    end = dt.datetime.combine(built_warehouse.org.as_of + dt.timedelta(days=1), dt.time())
+    deployments = {
+        c[0]: c for c in cells if len(c) == 5 and c[0] in ("github", "gitlab", "octopus")
+    }
+    assert set(deployments) == {"github", "gitlab", "octopus"}
+    for provider, successful, failures in query(
+        built_warehouse.path,
+        "select provider, count(*) filter (where is_successful), count(*) filter (where is_failure) "
+        f"from intermediate.int_deployments where completed_at >= timestamp '{end}' - interval 30 day "
+        f"and completed_at < timestamp '{end}' group by 1",
+    ):
+        assert deployments[provider][2:4] == [str(successful), str(failures)]
     assert str(built_warehouse.path) in printed
