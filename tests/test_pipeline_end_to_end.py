@@ -3,6 +3,7 @@ expectations computed in Python from the generator's own records."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -290,3 +291,40 @@ def test_the_api_tokens_are_stored_nowhere(built_warehouse: BuiltWarehouse) -> N
     files = [path for path in folder.rglob("*") if path.is_file()]
     assert built_warehouse.path in files and len(files) > 1
     assert not [path for path in files for token in tokens if token in path.read_bytes()]
+
+
+def test_flaky_tests_match_the_same_commit_rule(built_warehouse: BuiltWarehouse) -> None:
+    """ci_flaky_tests recomputed from the generator's records: a test that both passed and failed
+    on one commit in the 14 days up to the report date (metrics.md §3)."""
+    org = built_warehouse.org
+    revision = {run["workflow_id"]: run["revision"] for run in org.workflow_runs()}
+    end = dt.datetime.combine(org.as_of + dt.timedelta(days=1), dt.time())
+    start = end - dt.timedelta(days=14)
+    results = {"success": "passed", "failure": "failed", "error": "failed"}
+    outcomes: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for job in org.job_runs():
+        if job["job_number"] is None or job["stopped_at"] is None:
+            continue
+        executed_at = job["stopped_at"].astimezone(dt.UTC).replace(tzinfo=None)
+        if not start <= executed_at < end:
+            continue
+        for test in org.job_tests(job["project_slug"], job["job_number"]) or []:
+            result = results.get(test["result"])
+            if result is None:
+                continue
+            key = f"{test['classname'] or ''}::{test['name']}::{test['file'] or ''}"
+            per_result = outcomes.setdefault(
+                (key, revision[job["workflow_id"]]), {"passed": [], "failed": []}
+            )
+            per_result[result].append(test["run_time"] or 0.0)
+    expected: dict[str, tuple[int, float]] = {}
+    for (key, _commit), per_result in outcomes.items():
+        if per_result["passed"] and per_result["failed"]:
+            flaked, wasted = expected.get(key, (0, 0.0))
+            expected[key] = (flaked + 1, wasted + sum(per_result["failed"]))
+    rows = query(
+        built_warehouse.path,
+        "select test_key, times_flaked, time_wasted_seconds from marts.ci_flaky_tests where provider = 'circleci'",
+    )
+    assert {key: (flaked, pytest.approx(wasted)) for key, flaked, wasted in rows} == expected
+    assert expected, "the simulated organisation has flaky tests in the last 14 days"
