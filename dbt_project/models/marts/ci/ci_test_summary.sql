@@ -2,21 +2,11 @@
     p95 run time, whether it is currently flaky, and its most-failed and slowest rank within the
     project (metrics.md §3, §3a). Executions are placed by executed_at (the job's stop time). -#}
 
-{%- set windows = [('7d', 7), ('30d', 30), ('90d', 90)] -%}
-
 with
 
 windows as (
 
-    {%- for name, days in windows %}
-    select
-        '{{ name }}' as reporting_window,
-        cast({{ dbt.dateadd('day', 1 - days, as_of_date()) }} as {{ dbt.type_timestamp() }}) as window_start,
-        {{ report_end_timestamp() }} as window_end
-    {%- if not loop.last %}
-    union all
-    {%- endif -%}
-    {%- endfor %}
+    {{ ci_reporting_windows(['7d', '30d', '90d']) }}
 
 ),
 
