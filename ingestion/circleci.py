@@ -33,11 +33,11 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from requests import HTTPError
 
 from .common import (
-    SourceAuthError,
     declared_columns,
     http_session,
     parse_list,
     parse_timestamp,
+    raise_if_rejected,
     settings_present,
 )
 from .quality import checked, is_page, problem_with, quarantined
@@ -438,13 +438,12 @@ def circleci_source(
 
 
 def _raise_auth_error(exc: HTTPError) -> None:
-    status = exc.response.status_code if exc.response is not None else None
-    if status in (401, 403):
-        # The URL is safe to show (the token travels in a header); the token never is.
-        raise SourceAuthError(
-            f"CircleCI rejected the API token (HTTP {status}). Set {TOKEN_VARIABLE} to a valid "
-            "CircleCI personal API token with access to the configured projects."
-        ) from None
+    raise_if_rejected(
+        exc,
+        "CircleCI rejected the API token",
+        f"Set {TOKEN_VARIABLE} to a valid CircleCI personal API token with access to the "
+        "configured projects.",
+    )
 
 
 def circleci_is_configured() -> bool:

@@ -77,3 +77,13 @@ def settings_present(section: str, secret: str, setting: str) -> bool:
     except Exception:  # any resolution failure means "not configured"
         return False
     return bool(secret_value) and bool(parse_list(setting_value))
+
+
+def raise_if_rejected(exc: requests.HTTPError, rejected: str, advice: str) -> None:
+    """Turn a 401/403 into a SourceAuthError: "<rejected> (HTTP <status>). <advice>".
+
+    The URL may be shown (credentials travel in headers); the credential itself never is.
+    """
+    status = exc.response.status_code if exc.response is not None else None
+    if status in (401, 403):
+        raise SourceAuthError(f"{rejected} (HTTP {status}). {advice}") from None

@@ -54,6 +54,7 @@ from .common import (
     http_session,
     parse_list,
     parse_timestamp,
+    raise_if_rejected,
     settings_present,
 )
 from .quality import checked, is_page, problem_with, quarantined
@@ -682,13 +683,12 @@ def _fingerprint_time(mark: str) -> dt.datetime | None:
 
 
 def _raise_auth_error(exc: HTTPError) -> None:
-    status = exc.response.status_code if exc.response is not None else None
-    if status in (401, 403):
-        # The URL is safe to show (the token travels in a header); the token never is.
-        raise SourceAuthError(
-            f"GitLab rejected the access token (HTTP {status}). Set {TOKEN_VARIABLE} to a valid "
-            "GitLab access token with the read_api scope on the configured projects."
-        ) from None
+    raise_if_rejected(
+        exc,
+        "GitLab rejected the access token",
+        f"Set {TOKEN_VARIABLE} to a valid GitLab access token with the read_api scope on the "
+        "configured projects.",
+    )
 
 
 def gitlab_is_configured() -> bool:

@@ -50,6 +50,7 @@ from .common import (
     http_session,
     parse_list,
     parse_timestamp,
+    raise_if_rejected,
     settings_present,
 )
 from .quality import checked as _checked_by_id
@@ -506,14 +507,12 @@ def octopus_source(
 
 
 def _raise_auth_error(exc: HTTPError) -> None:
-    status = exc.response.status_code if exc.response is not None else None
-    if status in (401, 403):
-        # The URL is safe to show (the key travels in a header); the key never is.
-        raise SourceAuthError(
-            f"Octopus Deploy rejected the API key (HTTP {status}). Set {KEY_VARIABLE} to a "
-            "valid Octopus API key with read access to the configured space(s) "
-            "(SOURCES__OCTOPUS__SPACE_ID)."
-        ) from None
+    raise_if_rejected(
+        exc,
+        "Octopus Deploy rejected the API key",
+        f"Set {KEY_VARIABLE} to a valid Octopus API key with read access to the configured "
+        "space(s) (SOURCES__OCTOPUS__SPACE_ID).",
+    )
 
 
 def octopus_is_configured() -> bool:

@@ -15,7 +15,8 @@ import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion.circleci import FINISHED_JOB_STATUSES, SourceAuthError, circleci_source, parse_list
+from ingestion.circleci import FINISHED_JOB_STATUSES, circleci_source
+from ingestion.common import SourceAuthError, parse_list
 from sandbox import CircleCIEmulator, Organisation, generate_organisation
 
 from pipeline_support import AS_OF
