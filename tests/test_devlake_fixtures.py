@@ -8,7 +8,7 @@ Mapping onto this project's inputs (the CI fact marts that int_ci_deployments re
   ("deploy PRODUCTION"), which the default `deployment_environment_pattern` extracts again;
 - result SUCCESS/FAILURE/SKIPPED is the canonical status success/failed/skipped;
 - DevLake pipelines here carry no start time: started_at is NULL, stopped_at = finished_date and
-  the run's duration = duration_sec (so the "end − duration" fallback is exercised);
+  the run's duration = duration_sec (so the "end - duration" fallback is exercised);
 - a (cicd_scope_id, repo_url) pair is one project (fixture 2); rows of project2's scopes are left
   out, as the README says.
 The tables are created in a scratch DuckDB warehouse, the real dbt models run on them (their own
@@ -193,7 +193,7 @@ def test_fixture_1_which_pipelines_are_deployments_with_environment_and_times(
     assert sorted(f"{pipeline_id}:{repo_of[pipeline_id]}" for pipeline_id, _ in actual) == sorted(
         row["id"] for row in expected_rows
     )
-    # The worked case of the README: no start time, so started = finished − 289 s.
+    # The worked case of the README: no start time, so started = finished - 289 s.
     assert actual[
         ("gitlab:GitlabPipeline:1:485877118", "09f81b1b2d083411c0bfecd32d7728479b594503")
     ]["started_date"] == dt.datetime(2022, 3, 7, 8, 22, 49, 364000)
