@@ -212,7 +212,9 @@ def _commit_based(
             parents, shas[(previous["provider"], previous["deployment_id"])]
         )
         for sha in brought:
+            # GitHub's and GitLab's APIs send commit times in whole seconds.
             authored = utc(repo[sha]["authored_at"])
+            authored = None if authored is None else authored.replace(microsecond=0)
             change = None if authored is None else max(0.0, seconds(authored, row["completed_at"]))
             row["changes"][sha] = (authored, change)
         dated = sorted((a, sha) for sha, (a, _) in row["changes"].items() if a is not None)
