@@ -163,7 +163,9 @@ def test_fct_deployments_match_an_independent_computation(
     mine = [row for (source, _), row in expected.items() if source == provider]
     assert sum(row["recovery_from_deployment_id"] is not None for row in mine) > 0
     assert sum(row["lead_time_seconds"] is not None for row in mine) > 10
-    assert any((row["deployments_until_recovery"] or 0) > 1 for row in mine) or provider != "octopus"
+    assert (
+        any((row["deployments_until_recovery"] or 0) > 1 for row in mine) or provider != "octopus"
+    )
 
 
 @pytest.mark.parametrize("provider", ["octopus", "github", GITLAB_COMPARE_DIFFERS])
