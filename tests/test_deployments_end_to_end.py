@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 
 import pytest
+from expected_deployments import expected_deployments
 
 from pipeline_support import BuiltWarehouse, query
 
@@ -100,3 +101,88 @@ def test_deployments_bring_the_commits_since_the_previous_success(
     commits, deployments, authored_first = rows[0]
     assert commits > deployments > 100
     assert authored_first
+
+
+# --- fct_deployments and fct_deployment_changes against tests/expected_deployments.py ---------
+
+# Known gap (open): the GitLab source compares a deployment with a base that is not always the
+# previous successful deployment of metrics.md §4 (ordered by completed_at), and skips some pairs
+# (e.g. deployment 395040006: base dabe714…, while its previous success 395040004 deployed
+# 28c42a2…; 395161001 brought no compare at all). The marts follow the ingested compare, the
+# independent computation follows the spec, so GitLab lead times and changes differ.
+GITLAB_COMPARE_DIFFERS = pytest.param(
+    "gitlab",
+    marks=pytest.mark.xfail(
+        strict=True, reason="GitLab ingestion's compare base differs from metrics.md §4's P"
+    ),
+)
+
+MEASURES = (
+    "previous_successful_deployment_id",
+    "since_previous_successful_seconds",
+    "lead_time_seconds",
+    "lead_time_calculated_from",
+    "time_to_recovery_seconds",
+    "deployments_until_recovery",
+    "recovery_from_deployment_id",
+    "recovery_from_version",
+)
+
+
+def rounded(value: object) -> object:
+    return round(value, 3) if isinstance(value, float) else value
+
+
+@pytest.fixture(scope="module")
+def expected(built_warehouse: BuiltWarehouse) -> dict[tuple[str, str], dict]:
+    return expected_deployments(built_warehouse.simulation)
+
+
+@pytest.mark.parametrize("provider", ["octopus", "github", GITLAB_COMPARE_DIFFERS])
+def test_fct_deployments_match_an_independent_computation(
+    built_warehouse: BuiltWarehouse, expected: dict[tuple[str, str], dict], provider: str
+) -> None:
+    rows = query(
+        built_warehouse.path,
+        f"select deployment_id, state, is_failure, is_successful, {', '.join(MEASURES)} "
+        f"from marts.fct_deployments where provider = '{provider}'",
+    )
+    actual = {row[0]: tuple(rounded(value) for value in row[1:]) for row in rows}
+    wanted = {
+        deployment_id: (
+            row["state"],
+            row["is_failure"],
+            row["is_successful"],
+            *(rounded(row[measure]) for measure in MEASURES),
+        )
+        for (source, deployment_id), row in expected.items()
+        if source == provider
+    }
+    assert actual == wanted
+    # The data exercise every rule: recoveries after streaks, lead times, first deployments.
+    mine = [row for (source, _), row in expected.items() if source == provider]
+    assert sum(row["recovery_from_deployment_id"] is not None for row in mine) > 0
+    assert sum(row["lead_time_seconds"] is not None for row in mine) > 10
+    assert (
+        any((row["deployments_until_recovery"] or 0) > 1 for row in mine) or provider != "octopus"
+    )
+
+
+@pytest.mark.parametrize("provider", ["octopus", "github", GITLAB_COMPARE_DIFFERS])
+def test_fct_deployment_changes_match_an_independent_computation(
+    built_warehouse: BuiltWarehouse, expected: dict[tuple[str, str], dict], provider: str
+) -> None:
+    rows = query(
+        built_warehouse.path,
+        "select deployment_id, commit_sha, authored_at, change_lead_time_seconds "
+        f"from marts.fct_deployment_changes where provider = '{provider}'",
+    )
+    actual = {(d, sha): (authored, rounded(change)) for d, sha, authored, change in rows}
+    wanted = {
+        (deployment_id, sha): (authored, rounded(change))
+        for (source, deployment_id), row in expected.items()
+        if source == provider
+        for sha, (authored, change) in row["changes"].items()
+    }
+    assert len(wanted) > 100
+    assert actual == wanted

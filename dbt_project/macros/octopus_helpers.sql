@@ -9,20 +9,8 @@
     end
 {%- endmacro %}
 
-{#- True when `value` matches the regular expression `pattern` (a SQL string literal). dbt has
-    no cross-database regex macro, so this dispatches per adapter. -#}
+{#- True when `value` matches the regular expression `pattern` (a SQL string literal). Kept
+    for its callers; it is the generic regex_matches of macros/regex.sql. -#}
 {% macro octopus_regex_matches(value, pattern) -%}
-    {{ return(adapter.dispatch('octopus_regex_matches', 'delivery_insights')(value, pattern)) }}
-{%- endmacro %}
-
-{% macro default__octopus_regex_matches(value, pattern) -%}
-    regexp_matches({{ value }}, {{ pattern }})
-{%- endmacro %}
-
-{% macro postgres__octopus_regex_matches(value, pattern) -%}
-    ({{ value }} ~ {{ pattern }})
-{%- endmacro %}
-
-{% macro bigquery__octopus_regex_matches(value, pattern) -%}
-    regexp_contains({{ value }}, {{ pattern }})
+    {{ regex_matches(value, pattern) }}
 {%- endmacro %}

@@ -1,7 +1,9 @@
 {#- Every provider's deployments in one shape (metrics.md §4): one row per deployment with its
     scope (project, environment, tenant), channel, release or commit, times, canonical state and
     the two rules that turn a success into a failure (a guided failure, a release marked
-    "do not promote"). The DORA marts build on this. -#}
+    "do not promote"). Deployments derived from CI runs (int_ci_deployments, providers circleci,
+    github_actions, gitlab_ci) join them when var('deployment_name_pattern') is set. The DORA
+    marts build on this. -#}
 
 {%- set columns = ['provider', 'deployment_id', 'project', 'project_id', 'environment',
                    'environment_id', 'tenant', 'channel', 'release_id', 'release_version',
@@ -29,6 +31,12 @@ gitlab_deployments as (
 
 ),
 
+ci_deployments as (
+
+    select {{ columns | join(', ') }} from {{ ref('int_ci_deployments') }}
+
+),
+
 unioned as (
 
     select * from octopus_deployments
@@ -36,6 +44,8 @@ unioned as (
     select * from github_deployments
     union all
     select * from gitlab_deployments
+    union all
+    select * from ci_deployments
 
 ),
 
