@@ -173,6 +173,7 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
         if index == 0:
             print("  ".join("-" * width for width in widths))
     print_deployments(warehouse, as_of)
+    print_dora(warehouse, as_of)
     print(f"\nWarehouse: {warehouse}  (marts in schema `marts`; try: duckdb {warehouse})")
 
 
@@ -204,6 +205,86 @@ def print_deployments(warehouse: Path, as_of: dt.date) -> None:
         print(
             f"{provider:<9} {production:>13} {successful:>10} {failures:>6} {_format_rate(rate):>12}"
         )
+
+
+def _format_duration(value: float | None) -> str:
+    """A lead time or recovery time: the two largest units (3d 04h, 2h 05m, 4m 10s)."""
+    if value is None:
+        return "-"
+    seconds = round(value)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return _format_seconds(value)
+
+
+def print_dora(warehouse: Path, as_of: dt.date) -> None:
+    """DORA over the last 90 days, one line per project and production environment.
+
+    dora_summary is a cube over environment names, not over "production": a project with two
+    production environments (Octopus "Production" and "Production EU") gets a line for each,
+    all tenants and channels together ('*').
+    """
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            """
+            select project, environment, successful_deployments, failure_rate,
+                   lead_time_median_seconds, time_to_recovery_median_seconds,
+                   deployment_frequency_tier, lead_time_tier, failure_rate_tier,
+                   time_to_recovery_tier, overall_tier
+            from marts.dora_summary
+            where reporting_window = '90d' and is_production
+              and project <> '*' and tenant = '*' and channel = '*'
+            order by project, environment
+            """
+        ).fetchall()
+    if not rows:
+        return
+    header = (
+        "project",
+        "environment",
+        "deploys",
+        "failure",
+        "lead time",
+        "recovery",
+        "frequency tier",
+        "lead tier",
+        "failure tier",
+        "recovery tier",
+        "overall",
+    )
+    table = [header] + [
+        (
+            project,
+            environment,
+            str(successful),
+            _format_rate(rate),
+            _format_duration(lead_time),
+            _format_duration(recovery),
+            *(tier or "-" for tier in tiers),
+        )
+        for project, environment, successful, rate, lead_time, recovery, *tiers in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    numeric = {2, 3, 4, 5}
+    print(
+        f"\nDORA (last 90 days, production) up to {as_of}: successful deployments, failure rate,"
+        " median lead and recovery times, DORA 2023 tiers (overall = the lowest)\n"
+    )
+    for index, row in enumerate(table):
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        print("  ".join(cells).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,4 +92,30 @@ def test_summary_prints_the_marts_numbers(
         f"and completed_at < timestamp '{end}' group by 1",
     ):
         assert deployments[provider][2:4] == [str(successful), str(failures)]
+    # The DORA block: one line per project and production environment, 90 days, with tiers.
+    dora = query(
+        built_warehouse.path,
+        "select project, environment, successful_deployments, failure_rate, "
+        "deployment_frequency_tier, failure_rate_tier, overall_tier from marts.dora_summary "
+        "where reporting_window = '90d' and is_production and project <> '*' "
+        "and tenant = '*' and channel = '*'",
+    )
+    # Every project that completed a production deployment in the last 365 days has its lines
+    # (dora_summary gives such a scope every window, 0 deployments included); Web App
+    # has two production environments (Production and Production EU), each its own line.
+    deploying = query(
+        built_warehouse.path,
+        "select distinct project from intermediate.int_deployments where is_production "
+        f"and (is_successful or is_failure) and completed_at >= timestamp '{end}' - interval 365 day "
+        f"and completed_at < timestamp '{end}'",
+    )
+    assert {row[0] for row in dora} == {row[0] for row in deploying}
+    assert len(deploying) == 10
+    assert sorted(row[1] for row in dora if row[0] == "Web App") == ["Production", "Production EU"]
+    block = printed[printed.index("DORA (last 90 days, production)") :]
+    dora_cells = [re.split(r"\s{2,}", line.strip()) for line in block.splitlines()]
+    for project, environment, successful, rate, frequency, failure, overall in dora:
+        line = next(c for c in dora_cells if c[:2] == [project, environment])
+        assert line[2:4] == [str(successful), "-" if rate is None else f"{rate * 100:.1f}%"]
+        assert [line[6], line[8], line[10]] == [frequency, failure or "-", overall]
     assert str(built_warehouse.path) in printed
