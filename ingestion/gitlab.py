@@ -537,7 +537,7 @@ def gitlab_source(
         """Deployments new or changed since the last load (the list body, with `project_id`).
 
         State per project as for pipelines: `watermark` and `seen` fingerprints. A project's
-        changed deployments are yielded after its listing, oldest finish first, so that
+        changed deployments are yielded as one item after its listing, oldest finish first, so that
         `deployment_commits` sees each scope's successes in order.
         """
         state = dlt.current.resource_state().setdefault("projects", {})
@@ -570,10 +570,13 @@ def gitlab_source(
                     if seen.get(str(deployment["id"])) != fingerprint(deployment):
                         changed[deployment["id"]] = {**deployment, "project_id": project_id}
             ordered = sorted(changed.values(), key=lambda d: (deployment_finished_at(d), d["id"]))
-            for offset in range(0, len(ordered), PER_PAGE):
-                chunk = ordered[offset : offset + PER_PAGE]
-                yield chunk
-                for deployment in chunk:
+            # One item per project: dlt does not promise to hand a transformer the items of
+            # one resource in the order they were yielded when other resources run beside it
+            # (chunks of one project arrived swapped), and `deployment_commits` needs each
+            # scope's successes in completion order.
+            if ordered:
+                yield ordered
+                for deployment in ordered:
                     seen[str(deployment["id"])] = fingerprint(deployment)
             if newest is not None:
                 project_state["watermark"] = newest.isoformat()
@@ -610,7 +613,8 @@ def gitlab_source(
             return
         scopes = dlt.current.resource_state().setdefault("scopes", {})
         work: list[tuple[dict[str, Any], str]] = []
-        for deployment in deployment_page:
+        ordered = sorted(deployment_page, key=lambda d: (deployment_finished_at(d), d["id"]))
+        for deployment in ordered:
             if deployment["status"] != "success":
                 continue
             scope_key = f"{deployment['project_id']}|{deployment['environment']['name']}"

@@ -105,18 +105,6 @@ def test_deployments_bring_the_commits_since_the_previous_success(
 
 # --- fct_deployments and fct_deployment_changes against tests/expected_deployments.py ---------
 
-# Known gap (open): the GitLab source compares a deployment with a base that is not always the
-# previous successful deployment of metrics.md §4 (ordered by completed_at), and skips some pairs
-# (e.g. deployment 395040006: base dabe714…, while its previous success 395040004 deployed
-# 28c42a2…; 395161001 brought no compare at all). The marts follow the ingested compare, the
-# independent computation follows the spec, so GitLab lead times and changes differ.
-GITLAB_COMPARE_DIFFERS = pytest.param(
-    "gitlab",
-    marks=pytest.mark.xfail(
-        strict=True, reason="GitLab ingestion's compare base differs from metrics.md §4's P"
-    ),
-)
-
 MEASURES = (
     "previous_successful_deployment_id",
     "since_previous_successful_seconds",
@@ -138,7 +126,7 @@ def expected(built_warehouse: BuiltWarehouse) -> dict[tuple[str, str], dict]:
     return expected_deployments(built_warehouse.simulation)
 
 
-@pytest.mark.parametrize("provider", ["octopus", "github", GITLAB_COMPARE_DIFFERS])
+@pytest.mark.parametrize("provider", ["octopus", "github", "gitlab"])
 def test_fct_deployments_match_an_independent_computation(
     built_warehouse: BuiltWarehouse, expected: dict[tuple[str, str], dict], provider: str
 ) -> None:
@@ -168,7 +156,7 @@ def test_fct_deployments_match_an_independent_computation(
     )
 
 
-@pytest.mark.parametrize("provider", ["octopus", "github", GITLAB_COMPARE_DIFFERS])
+@pytest.mark.parametrize("provider", ["octopus", "github", "gitlab"])
 def test_fct_deployment_changes_match_an_independent_computation(
     built_warehouse: BuiltWarehouse, expected: dict[tuple[str, str], dict], provider: str
 ) -> None:
