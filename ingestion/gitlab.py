@@ -19,7 +19,7 @@ and merged on `id`. The list body is the whole record (deployable job, commit, e
 no detail request. Environments (with their `tier`) are listed whole on every load. For each
 successful deployment, the repository compare API (`from` = the previous successful
 deployment's sha in the same project and environment, ordered by finish time, `to` = its sha)
-gives the commits it brought; each (from, to) pair is compared once (resource state), the first
+gives the commits it brought (a pair that comes back after a roll-back gives them again), the first
 successful deployment of a scope attributes no commits (metrics.md §4-§5).
 
 Configuration (dlt resolution: env vars or .dlt/*.toml, section `sources.gitlab`):
@@ -605,9 +605,10 @@ def gitlab_source(
         """The commits each successful deployment brought: compare(previous success's sha, its sha).
 
         State per scope `project_id|environment`: `last` ([sha, finished_at, deployment id] of
-        the latest success seen) and `done` (pair `from..to` -> finished_at of the deployment
-        that needed it, pruned to the lookback window). A pair already done, or a success that
-        finished before `last`, costs no request; a pair with from == to brings nothing.
+        the latest success seen); a success that finished before it was chained in an earlier
+        load and costs no request. Within a load each (from, to) pair of a scope is compared once, and a
+        pair that comes back (roll back, then forward again) gives its commits to every
+        deployment that needed it; a pair with from == to brings nothing.
         """
         if not is_page(deployment_page):
             return
@@ -618,41 +619,41 @@ def gitlab_source(
             if deployment["status"] != "success":
                 continue
             scope_key = f"{deployment['project_id']}|{deployment['environment']['name']}"
-            scope = scopes.setdefault(scope_key, {"last": None, "done": {}})
+            scope = scopes.setdefault(scope_key, {"last": None})
+            scope.pop("done", None)  # kept by earlier versions; no longer used
             finished = deployment_finished_at(deployment)
             last = scope["last"]
             if last is not None:
                 if (parse_timestamp(last[1]), last[2]) >= (finished, deployment["id"]):
                     continue  # already processed (or older than what has been)
-                pair = f"{last[0]}..{deployment['sha']}"
-                if last[0] != deployment["sha"] and pair not in scope["done"]:
+                if last[0] != deployment["sha"]:
                     work.append((deployment, last[0]))
-                scope["done"][pair] = finished.isoformat()
             # The first success of a scope has no previous one: it attributes no commits.
             scope["last"] = [deployment["sha"], finished.isoformat(), deployment["id"]]
-            cutoff = finished - dt.timedelta(days=lookback_days)
-            scope["done"] = {
-                pair: at for pair, at in scope["done"].items() if parse_timestamp(at) > cutoff
-            }
         if not work:
             return
 
-        def compare(item: tuple[dict[str, Any], str]) -> tuple[Any, str | None]:
-            deployment, from_sha = item
-            params = {"from": from_sha, "to": deployment["sha"]}
-            path = f"/projects/{deployment['project_id']}/repository/compare"
+        def compare(pair: tuple[int, str, str, str]) -> tuple[Any, str | None]:
+            project_id, _, from_sha, to_sha = pair
+            path = f"/projects/{project_id}/repository/compare"
             try:
-                return client.get(path, params=params).json(), None
+                return client.get(path, params={"from": from_sha, "to": to_sha}).json(), None
             except HTTPError as exc:
                 _raise_auth_error(exc)
                 status = exc.response.status_code if exc.response is not None else None
                 if status == 404:  # a sha no longer in the repository (force-push, deletion)
-                    return None, f"compare {from_sha}..{deployment['sha']}: HTTP 404"
+                    return None, f"compare {from_sha}..{to_sha}: HTTP 404"
                 raise
 
+        def pair(deployment: dict[str, Any], from_sha: str) -> tuple[int, str, str, str]:
+            environment = deployment["environment"]["name"]
+            return (deployment["project_id"], environment, from_sha, deployment["sha"])
+
+        pairs = list(dict.fromkeys(pair(deployment, base) for deployment, base in work))
         with ThreadPoolExecutor(DETAIL_WORKERS, thread_name_prefix="gitlab-compare") as pool:
-            results = list(pool.map(compare, work))
-        for (deployment, from_sha), (body, problem) in zip(work, results, strict=True):
+            compared = dict(zip(pairs, pool.map(compare, pairs), strict=True))
+        for deployment, from_sha in work:
+            body, problem = compared[pair(deployment, from_sha)]
             if problem is not None:
                 yield quarantined(
                     "deployment_commits",
