@@ -143,8 +143,7 @@ def test_rows_that_changed_between_the_loads_were_updated_in_place(
         if runs_before[key]["status"] == "in_progress"
         and runs_after[key]["status"] != "in_progress"
     }
-    # Runs still going at the first load are complete now, in the row they already had; and
-    # CircleCI credits (the insights feed lags about a day) arrived for runs already loaded.
+    # A run still going at the first load is complete now, in the row it already had; other
+    # rows changed too (CircleCI credits arrive about a day late from the insights feed).
     assert finished, "no run finished between the loads"
-    assert {key[0] for key in finished} >= {"circleci"}
     assert len(changed) > len(finished)
