@@ -9,6 +9,9 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import pandas as pd
+
 WINDOWS = {"24h": 1, "7d": 7, "30d": 30, "60d": 60, "90d": 90}
 
 # metrics.md §1, CircleCI workflow column, restated here on purpose (not imported from dbt).
@@ -251,6 +254,7 @@ def expected_job_runs(job_runs: Iterable[dict], job_details: dict, runs: list[di
                 "duration_seconds": (stopped - started).total_seconds()
                 if started and stopped
                 else None,
+                "parallelism": details["parallelism"] if details and finished else None,
             }
         )
     return rows
@@ -287,11 +291,12 @@ def expected_job_summary(job_rows: list[dict], as_of: dt.date) -> dict[tuple, di
 def expected_daily(
     workflow_runs: Iterable[dict], as_of: dt.date, credits: dict[str, float] | None = None
 ) -> dict[tuple, dict]:
-    """ci_workflow_daily keyed by (project, workflow, branch, day), days up to as_of."""
+    """ci_workflow_daily keyed by (project, workflow, branch, day), the 90 days up to as_of."""
+    first_day = as_of - dt.timedelta(days=89)
     runs = [
         run
         for run in expected_runs(workflow_runs, credits=credits)
-        if run["created_at"].date() <= as_of
+        if first_day <= run["created_at"].date() <= as_of
     ]
     grouped: dict[tuple, list[dict]] = defaultdict(list)
     for branch, run in _with_all_branches(runs):
@@ -313,3 +318,182 @@ def expected_daily(
             "credits_used": window_statistics(group, 1)["total_credits_used"],
         }
     return daily
+
+
+# The marts below are recomputed with pandas/numpy (numpy's default, linear percentile), from the
+# same generator records, as a second independent implementation beside the SQL.
+
+
+def _percentile(values: pd.Series, fraction: float) -> float | None:
+    """numpy's default (linear) percentile of the non-null values; None when there are none."""
+    present = values.dropna().to_numpy(dtype=float)
+    return float(np.percentile(present, fraction * 100)) if len(present) else None
+
+
+def _none_for_nan(value: object) -> object:
+    """pandas' missing values (NaN, NaT) as None, the way the warehouse returns NULL."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _window_bounds(as_of: dt.date, days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    end = pd.Timestamp(as_of + dt.timedelta(days=1))
+    return end - pd.Timedelta(days=days), end
+
+
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """expected_runs() rows as a frame, with the columns the marts read."""
+    frame = pd.DataFrame(runs)
+    return frame.assign(
+        status=frame["canonical_status"],
+        run_id=frame["workflow_id"],
+        commit_sha=frame["revision"],
+        created_at=pd.to_datetime(frame["created_at"]),
+    )
+
+
+def expected_recent_builds(runs: list[dict], as_of: dt.date) -> dict[tuple, dict]:
+    """ci_recent_builds keyed by (project, workflow, branch, recency_rank): the newest 50 runs
+    created before midnight after as_of, by created_at, then run id and attempt, descending."""
+    frame = runs_frame(runs)
+    frame = frame[frame["created_at"] < _window_bounds(as_of, 1)[1]]
+    frame = frame.sort_values(
+        ["created_at", "run_id", "run_attempt"], ascending=False, kind="mergesort"
+    )
+    frame["recency_rank"] = (
+        frame.groupby(["project_slug", "workflow_name", "branch"]).cumcount() + 1
+    )
+    frame = frame[frame["recency_rank"] <= 50]
+    columns = ["run_id", "run_attempt", "status", "created_at", "stopped_at", "duration_seconds",
+               "commit_sha"]  # fmt: skip
+    return {
+        (row.project_slug, row.workflow_name, row.branch, int(row.recency_rank)): {
+            column: _none_for_nan(getattr(row, column)) for column in columns
+        }
+        for row in frame.itertuples(index=False)
+    }
+
+
+def expected_project_overview(
+    runs: list[dict], jobs: list[dict], default_branches: dict[str, str], as_of: dt.date
+) -> dict[str, dict]:
+    """ci_project_overview keyed by project: on the default branch over the 90 days up to as_of,
+    median queue and build (success + failed) times, success rate, last build, median job
+    parallelism; branch_count over every run of those 90 days."""
+    start, end = _window_bounds(as_of, 90)
+    frame = runs_frame(runs)
+    frame = frame[(frame["created_at"] >= start) & (frame["created_at"] < end)]
+    job_frame = pd.DataFrame(jobs)
+    job_frame["run_created_at"] = pd.to_datetime(job_frame["run_created_at"])
+    job_frame = job_frame[
+        (job_frame["run_created_at"] >= start) & (job_frame["run_created_at"] < end)
+    ]
+    overview = {}
+    for project, default_branch in default_branches.items():
+        in_project = frame[frame["project_slug"] == project]
+        default = in_project[in_project["branch"] == default_branch]
+        decided = default[default["status"].isin(["success", "failed"])]
+        successes = int((decided["status"] == "success").sum())
+        latest = default.sort_values(
+            ["created_at", "run_id", "run_attempt"], ascending=False, kind="mergesort"
+        ).head(1)
+        project_jobs = job_frame[
+            (job_frame["project_slug"] == project) & (job_frame["branch"] == default_branch)
+        ]
+        overview[project] = {
+            "default_branch": default_branch,
+            "median_queue_seconds": _percentile(default["queued_seconds"].astype(float), 0.5),
+            "median_build_seconds": _percentile(decided["duration_seconds"].astype(float), 0.5),
+            "branch_count": int(in_project["branch"].nunique()),
+            "last_build_at": latest["created_at"].iloc[0].to_pydatetime() if len(latest) else None,
+            "last_build_status": latest["status"].iloc[0] if len(latest) else None,
+            "success_rate": successes / len(decided) if len(decided) else None,
+            "median_parallelism": _percentile(project_jobs["parallelism"].astype(float), 0.5),
+            "default_branch_runs": len(default),
+        }
+    return overview
+
+
+TEST_RESULTS = {"success": "passed", "failure": "failed", "error": "failed", "failed": "failed",
+                "skipped": "skipped"}  # fmt: skip
+
+
+def executions_frame(
+    job_runs: Iterable[dict], job_tests, revisions: dict[str, str]
+) -> pd.DataFrame:
+    """One row per test execution of a finished job: project, test key, result, run time, the
+    run's commit and executed_at (the job's stop time, naive UTC)."""
+    rows = []
+    for job in job_runs:
+        if job["job_number"] is None or job["stopped_at"] is None:
+            continue
+        for test in job_tests(job["project_slug"], job["job_number"]) or []:
+            rows.append(
+                {
+                    "project_slug": job["project_slug"],
+                    "test_key": f"{test['classname'] or ''}::{test['name']}::{test['file'] or ''}",
+                    "result": TEST_RESULTS.get(test["result"]),
+                    "run_time_seconds": test["run_time"],
+                    "commit_sha": revisions[job["workflow_id"]],
+                    "executed_at": naive_utc(job["stopped_at"]),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["executed_at"] = pd.to_datetime(frame["executed_at"])
+    frame["run_time_seconds"] = frame["run_time_seconds"].astype(float)
+    return frame
+
+
+def expected_flaky_keys(executions: pd.DataFrame, as_of: dt.date) -> set[tuple[str, str]]:
+    """(project, test key) that both passed and failed on one commit in the 14 days up to as_of."""
+    start, end = _window_bounds(as_of, 14)
+    recent = executions[(executions["executed_at"] >= start) & (executions["executed_at"] < end)]
+    recent = recent[recent["result"].isin(["passed", "failed"])]
+    outcomes = recent.groupby(["project_slug", "test_key", "commit_sha"])["result"].nunique()
+    return {(project, key) for project, key, _ in outcomes[outcomes == 2].index}
+
+
+def expected_test_summary(executions: pd.DataFrame, as_of: dt.date) -> dict[tuple, dict]:
+    """ci_test_summary keyed by (project, test key, window) for 7d, 30d and 90d."""
+    flaky = expected_flaky_keys(executions, as_of)
+    summary = {}
+    for window, days in (("7d", 7), ("30d", 30), ("90d", 90)):
+        start, end = _window_bounds(as_of, days)
+        in_window = executions[
+            (executions["executed_at"] >= start) & (executions["executed_at"] < end)
+        ].assign(
+            failed=lambda f: f["result"] == "failed",
+            decided=lambda f: f["result"].isin(["passed", "failed"]),
+            decided_run_time=lambda f: f["run_time_seconds"].where(f["decided"]),
+        )
+        per_test = in_window.groupby(["project_slug", "test_key"]).agg(
+            total_runs=("result", "size"),
+            failed_runs=("failed", "sum"),
+            decided_runs=("decided", "sum"),
+            p95_run_time_seconds=("decided_run_time", lambda v: _percentile(v, 0.95)),
+        )
+        per_test = per_test.reset_index()
+        per_test["failure_rate"] = per_test["failed_runs"] / per_test["decided_runs"].where(
+            per_test["decided_runs"] > 0
+        )
+        per_test["p95_run_time_seconds"] = per_test["p95_run_time_seconds"].astype(float)
+        by_failures = per_test.assign(rate=per_test["failure_rate"].fillna(-1)).sort_values(
+            ["project_slug", "failed_runs", "rate", "test_key"],
+            ascending=[True, False, False, True],
+            kind="mergesort",
+        )
+        per_test["most_failed_rank"] = by_failures.groupby("project_slug").cumcount() + 1
+        by_time = per_test.assign(p95=per_test["p95_run_time_seconds"].fillna(-1)).sort_values(
+            ["project_slug", "p95", "test_key"], ascending=[True, False, True], kind="mergesort"
+        )
+        per_test["slowest_rank"] = by_time.groupby("project_slug").cumcount() + 1
+        for row in per_test.itertuples(index=False):
+            summary[(row.project_slug, row.test_key, window)] = {
+                "total_runs": int(row.total_runs),
+                "failed_runs": int(row.failed_runs),
+                "failure_rate": _none_for_nan(float(row.failure_rate)),
+                "p95_run_time_seconds": _none_for_nan(float(row.p95_run_time_seconds)),
+                "is_flaky": (row.project_slug, row.test_key) in flaky,
+                "most_failed_rank": int(row.most_failed_rank),
+                "slowest_rank": int(row.slowest_rank),
+            }
+    return summary

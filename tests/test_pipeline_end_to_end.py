@@ -16,11 +16,15 @@ import yaml
 from ingestion.settings import PROJECT_ROOT
 
 from expected_metrics import (
+    executions_frame,
     expected_daily,
     expected_job_runs,
     expected_job_summary,
+    expected_project_overview,
+    expected_recent_builds,
     expected_runs,
     expected_summary,
+    expected_test_summary,
     first_job_queues,
 )
 from pipeline_support import BuiltWarehouse, environment, query, table_counts
@@ -328,3 +332,64 @@ def test_flaky_tests_match_the_same_commit_rule(built_warehouse: BuiltWarehouse)
     )
     assert {key: (flaked, pytest.approx(wasted)) for key, flaked, wasted in rows} == expected
     assert expected, "the simulated organisation has flaky tests in the last 14 days"
+
+
+def test_recent_builds_match_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    """ci_recent_builds recomputed with pandas: the newest 50 runs per workflow and branch."""
+    org = built_warehouse.org
+    expected = expected_recent_builds(expected_runs(org.workflow_runs()), org.as_of)
+    actual = rows_by_key(
+        built_warehouse.path,
+        "ci_recent_builds",
+        ["project_slug", "workflow_name", "branch", "recency_rank"],
+        ["run_id", "run_attempt", "status", "created_at", "stopped_at", "duration_seconds",
+         "commit_sha"],
+    )  # fmt: skip
+    assert set(actual) == set(expected)
+    for key, values in expected.items():
+        assert_same(actual[key], values, key)
+    # The cap is exercised: some workflow and branch had more than 50 runs.
+    assert max(key[3] for key in expected) == 50
+
+
+def test_project_overview_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    """ci_project_overview recomputed with pandas/numpy (median = numpy's linear p50)."""
+    org = built_warehouse.org
+    jobs = expected_jobs(org)
+    expected = expected_project_overview(
+        expected_runs(org.workflow_runs(), first_job_queues(jobs)),
+        jobs,
+        {project.slug: project.default_branch for project in org.projects},
+        org.as_of,
+    )
+    actual = rows_by_key(
+        built_warehouse.path,
+        "ci_project_overview",
+        ["project_slug"],
+        list(next(iter(expected.values()))),
+    )
+    assert set(actual) == {(project,) for project in expected}
+    for project, values in expected.items():
+        assert_same(actual[(project,)], values, project)
+    assert all(values["median_parallelism"] is not None for values in expected.values())
+
+
+def test_test_summary_matches_independent_computation(built_warehouse: BuiltWarehouse) -> None:
+    """ci_test_summary recomputed with pandas/numpy from every test the finished jobs report."""
+    org = built_warehouse.org
+    revisions = {run["workflow_id"]: run["revision"] for run in org.workflow_runs()}
+    expected = expected_test_summary(
+        executions_frame(org.job_runs(), org.job_tests, revisions), org.as_of
+    )
+    actual = rows_by_key(
+        built_warehouse.path,
+        "ci_test_summary",
+        ["project_slug", "test_key", "reporting_window"],
+        ["total_runs", "failed_runs", "failure_rate", "p95_run_time_seconds", "is_flaky",
+         "most_failed_rank", "slowest_rank"],
+    )  # fmt: skip
+    assert set(actual) == set(expected)
+    for key, values in expected.items():
+        assert_same(actual[key], values, key)
+    assert any(values["is_flaky"] for values in expected.values())
+    assert {key[2] for key in expected} == {"7d", "30d", "90d"}

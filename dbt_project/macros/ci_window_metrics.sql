@@ -83,3 +83,9 @@
         on {{ relation }}.{{ created_at_column }} >= windows.window_start
         and {{ relation }}.{{ created_at_column }} < windows.window_end
 {%- endmacro %}
+
+{#- Inclusive start of the N-day window ending with the report date: midnight UTC N - 1 days
+    before as_of. Marts filter the facts with it so they read only the days their windows need. -#}
+{% macro ci_window_start(days) -%}
+    cast({{ dbt.dateadd('day', 1 - days, as_of_date()) }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}

@@ -15,6 +15,8 @@ windows as (
 job_runs as (
 
     select * from {{ ref('fct_ci_job_runs') }}
+    where run_created_at >= {{ ci_window_start(90) }}
+        and run_created_at < {{ report_end_timestamp() }}
 
 ),
 

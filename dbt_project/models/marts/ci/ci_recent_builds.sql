@@ -1,5 +1,6 @@
 {#- The last 50 runs per (project, workflow, branch) by created_at, newest first, up to the
-    report date (metrics.md §2, "Recent builds"). -#}
+    report date (metrics.md §2, "Recent builds"). No window: a quiet branch's last builds may be
+    old, so this reads every run (one ranked pass over the fact). -#}
 
 with
 

@@ -13,6 +13,8 @@ windows as (
 executions as (
 
     select * from {{ ref('fct_ci_test_results') }}
+    where executed_at >= {{ ci_window_start(90) }}
+        and executed_at < {{ report_end_timestamp() }}
 
 ),
 

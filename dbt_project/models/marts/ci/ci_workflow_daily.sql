@@ -1,6 +1,7 @@
 {#- Daily series per workflow and branch ('*' = all branches), by the UTC day of created_at,
-    for every day up to the report date (metrics.md §2, "Daily series"). The 90-day
-    "build performance" chart is duration_median_seconds over the last 90 days of this. -#}
+    for the 90 days up to the report date (metrics.md §2, "Daily series"): the "build
+    performance" chart (daily median duration per branch over 90 days) and the daily counts.
+    Days older than that are not recomputed. -#}
 
 {%- set run_columns = ['provider', 'project_slug', 'workflow_name', 'status', 'created_at',
                        'duration_seconds', 'queued_seconds', 'credits_used'] -%}
@@ -10,7 +11,8 @@ with
 runs as (
 
     select * from {{ ref('fct_ci_workflow_runs') }}
-    where created_at < {{ report_end_timestamp() }}
+    where created_at >= {{ ci_window_start(90) }}
+        and created_at < {{ report_end_timestamp() }}
 
 ),
 

@@ -16,7 +16,11 @@ windows as (
 
 runs as (
 
+    -- Only the 90 days the widest window needs (recoveries keep the full history: a streak
+    -- may have started before the window).
     select * from {{ ref('fct_ci_workflow_runs') }}
+    where created_at >= {{ ci_window_start(90) }}
+        and created_at < {{ report_end_timestamp() }}
 
 ),
 

@@ -1,6 +1,17 @@
 {#- One row per CI job, every provider in one shape: every job the API lists, approval jobs and
     jobs that never ran included, with the attributes of the run it belongs to. Job-level
-    windows use the run's created_at, so a run and its jobs fall in the same window. -#}
+    windows use the run's created_at, so a run and its jobs fall in the same window.
+    Incremental: a daily run merges the jobs of runs created within the lookback (macro
+    ci_fact_lookback) on the grain. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['provider', 'project_slug', 'job_id'],
+        on_schema_change='fail'
+    )
+}}
 
 {%- set columns = ['provider', 'project_slug', 'job_id', 'run_id', 'run_attempt', 'workflow_name',
                    'job_name', 'branch', 'status', 'provider_status', 'job_number', 'job_type',
@@ -76,6 +87,12 @@ unioned as (
     union all
     select * from gitlab_jobs
 
+),
+
+final as (
+
+    {{ ci_fact_lookback('unioned', 'run_created_at') }}
+
 )
 
-select * from unioned
+select * from final

@@ -1,7 +1,17 @@
 {#- One row per test execution, every provider in one shape (CircleCI job test metadata and
     GitLab pipeline test reports; GitHub has no test API). A test is keyed
     by classname::test_name::file; a test repeated inside one job is numbered 1..n in API order.
-    executed_at is the job's stop time (metrics.md §5). -#}
+    executed_at is the job's stop time (metrics.md §5). Incremental: a daily run merges the
+    executions within the lookback of executed_at (macro ci_fact_lookback) on the grain. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['provider', 'project_slug', 'job_id', 'test_key', 'execution_index'],
+        on_schema_change='fail'
+    )
+}}
 
 with
 
@@ -108,6 +118,12 @@ unioned as (
     union all
     select * from gitlab_tests
 
+),
+
+final as (
+
+    {{ ci_fact_lookback('unioned', 'executed_at') }}
+
 )
 
-select * from unioned
+select * from final

@@ -1,6 +1,16 @@
 {#- One row per CI workflow run attempt, every provider in one shape. Each provider's
     intermediate model (int_<provider>__workflow_runs) maps its API onto these columns; this
-    model only stacks them. -#}
+    model only stacks them. Incremental: a daily run merges the runs created within the lookback
+    (macro ci_fact_lookback) on the grain instead of rebuilding history. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key=['provider', 'project_slug', 'run_id', 'run_attempt'],
+        on_schema_change='fail'
+    )
+}}
 
 {%- set columns = ['provider', 'project_slug', 'run_id', 'run_attempt', 'workflow_name', 'branch',
                    'is_default_branch', 'commit_sha', 'trigger', 'status', 'provider_status',
@@ -35,6 +45,12 @@ unioned as (
     union all
     select * from gitlab_runs
 
+),
+
+final as (
+
+    {{ ci_fact_lookback('unioned', 'created_at') }}
+
 )
 
-select * from unioned
+select * from final
