@@ -137,7 +137,11 @@ def _walk_scopes(deployments: dict[Key, dict]) -> dict[Key, dict | None]:
 
 
 def _octopus(simulation) -> dict[Key, dict]:
-    org = simulation.octopus
+    return expected_octopus_deployments(simulation.octopus)
+
+
+def expected_octopus_deployments(org) -> dict[Key, dict]:
+    """The Octopus part on its own, for an OctopusOrganisation (the source tests build one)."""
     releases = {r["id"]: r for r in org.releases()}
     unresolved = {d["release_id"] for d in org.defects() if d["status"] == "Unresolved"}
     guided = {i["deployment_id"] for i in org.interruptions() if i["type"] == "GuidedFailure"}
