@@ -37,7 +37,7 @@ STYLE = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --band: #f5f7fa; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
-       margin: 0 auto; max-width: 1200px; padding: 24px; }
+       margin: 0 auto; max-width: 1280px; padding: 24px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 32px 0 6px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 22px 0 6px; }
@@ -55,10 +55,12 @@ tr.group td { background: var(--band); font-weight: 600; }
 .tier-medium { background: #fff3c4; color: #7c5e10; }
 .tier-low { background: #ffe3e3; color: #8a041a; }
 .tier-none { background: var(--band); color: var(--muted); }
-.trend { font-size: 12px; white-space: nowrap; }
+.trend { font-size: 12px; white-space: nowrap; display: block; margin-top: 1px; }
 .trend.good { color: #0e7c5a; } .trend.bad { color: #b42318; } .trend.flat { color: var(--muted); }
 .metric { white-space: nowrap; }
-.metric .value { display: inline-block; min-width: 58px; text-align: right; margin-right: 4px; }
+.metric .value { display: inline-block; min-width: 56px; text-align: right; margin-right: 4px; }
+.metric .trend { padding-left: 60px; }
+.scroll { overflow-x: auto; }
 svg.spark polyline { fill: none; stroke: #2680c2; stroke-width: 1.5; }
 svg.spark circle { fill: #2680c2; }
 svg.spark line { stroke: var(--line); stroke-width: 1; }
@@ -131,7 +133,7 @@ def _trend(trend: str | None, up_is_good: bool) -> str:
         )
     if trend == "steady":
         return '<span class="trend flat" data-trend="steady">▶ steady</span>'
-    return f'<span class="trend flat" data-trend="{_text(trend)}">&ndash; no trend</span>'
+    return f'<span class="trend flat" data-trend="{_text(trend)}">no trend</span>'
 
 
 # ---------------------------------------------------------------- sparkline
@@ -294,7 +296,10 @@ def _table(head: Iterable[tuple[str, bool]], body: list[str], empty: str) -> str
     )
     if not body:
         return f'<p class="empty">{_text(empty)}</p>'
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def ci_section(connection: duckdb.DuckDBPyConnection, as_of: dt.date | None) -> str:
@@ -436,11 +441,11 @@ def delivery_section(connection: duckdb.DuckDBPyConnection) -> str:
         [
             ("Project", False),
             ("Environment", False),
-            ("Deploys (90d)", True),
-            ("Deployment frequency", False),
+            ("Successes (90d)", True),
+            ("Frequency", False),
             ("Lead time", False),
             ("Failure rate", False),
-            ("Time to recovery", False),
+            ("Recovery time", False),
             ("Overall", False),
         ],
         body,
@@ -449,7 +454,8 @@ def delivery_section(connection: duckdb.DuckDBPyConnection) -> str:
     return (
         '<section id="delivery"><h2>How well do we deliver?</h2>'
         '<p class="note">DORA over the last 90 days, per project and production environment (all '
-        "tenants and channels). Deployment frequency is the median number of days a week with a "
+        "tenants and channels). Successes are successful deployments; frequency is the median "
+        "number of days a week with a "
         "successful deployment; lead time and time to recovery are medians; failure rate = failed "
         "/ (successful + failed). Tiers follow DORA 2023 (elite, high, medium, low); overall is "
         "the lowest. Trends compare the last 28 days with the 28 before (no trend with fewer "

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -392,13 +393,18 @@ def _value_of(cell: dict) -> str:
     return value["attrs"]["data-value"]
 
 
-def test_report_is_a_self_contained_page_with_the_marts_numbers(
-    built_warehouse: BuiltWarehouse, tmp_path: Path
-) -> None:
-    target = tmp_path / "site" / "report.html"
+@pytest.fixture(scope="module")
+def report_file(built_warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("report") / "site" / "report.html"
     with environment(INSIGHTS_WAREHOUSE=str(built_warehouse.path)):
         assert main(["report", "--out", str(target)]) == 0
-    page = target.read_text(encoding="utf-8")
+    return target
+
+
+def test_report_is_a_self_contained_page_with_the_marts_numbers(
+    built_warehouse: BuiltWarehouse, report_file: Path
+) -> None:
+    page = report_file.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and len(page) < 400_000
     parsed = _parse(page)
     # No network: no URL anywhere, no script, no external stylesheet or image.
@@ -528,3 +534,35 @@ def test_report_escapes_the_warehouse_text(built_warehouse: BuiltWarehouse, tmp_
     )
     # The sparklines survive the renamed workflows (the daily rows were renamed alike).
     assert [e for e in parsed.elements if e["tag"] == "polyline"]
+
+
+def test_report_renders_in_a_headless_browser_without_network(report_file: Path) -> None:
+    """Optional: Debian's chromium (apt-get install chromium), with every host unresolvable."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    completed = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--dump-dom",
+            report_file.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    source = _parse(report_file.read_text(encoding="utf-8"))
+    rendered = _parse(completed.stdout)
+    # The browser built the same tables: every workflow, DORA line, flaky test and sparkline.
+    for attribute in ("data-workflow", "data-environment", "data-test"):
+        shown = [e["attrs"][attribute] for e in rendered.elements if attribute in e["attrs"]]
+        assert shown == [e["attrs"][attribute] for e in source.elements if attribute in e["attrs"]]
+        assert shown
+    svgs = [e for e in rendered.elements if e["tag"] == "svg"]
+    assert len(svgs) == len([e for e in source.elements if e["tag"] == "svg"]) > 10
