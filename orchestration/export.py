@@ -127,7 +127,15 @@ def _text(value: object) -> str:
 
 
 def octopus_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, ...]]:
-    """fct_deployments as Octopus's 17 CSV columns, oldest completion first, in progress last."""
+    """Every row of fct_deployments (all providers) as Octopus's 17 CSV columns.
+
+    Oldest completion first, deployments without a completion time last. Deployment, Previous
+    Successful and Recovery From are provider ids (a GitHub and a GitLab id can coincide; Project
+    tells them apart); Release is the version, or the deployed sha where there are no releases;
+    State is the warehouse's canonical state (success, failed, cancelled, in_progress); Had
+    Guided Failure is True/False; durations are `[d.]hh:mm:ss` (format_duration); Completed is
+    UTC, ISO 8601 with a Z.
+    """
     rows = connection.execute(
         """
         select deployment_id, project, release_version, channel, completed_at, environment,

@@ -187,17 +187,13 @@ def report_date(connection: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The report date the marts were built for: the day before their windows' exclusive end."""
     (end,) = connection.execute(
         """
-        select max(window_end) from (
+        select cast(max(window_end) as date) from (
             select window_end from marts.ci_workflow_summary
             union all select window_end from marts.dora_summary
         )
         """
     ).fetchone()
-    if end is None:
-        return None
-    return (
-        end if isinstance(end, dt.date) and not isinstance(end, dt.datetime) else end.date()
-    ) - (dt.timedelta(days=1))
+    return None if end is None else end - dt.timedelta(days=1)
 
 
 def workflows(connection: duckdb.DuckDBPyConnection) -> list[Workflow]:
