@@ -43,7 +43,6 @@ def run_pipeline(select: Sequence[str] = tuple(SOURCES), log_level: str = "INFO"
     The environment (INSIGHTS_WAREHOUSE, INSIGHTS_AS_OF, SOURCES__*) must be set before this is
     called: dlt and dbt read it when the steps run.
     """
-
     from .definitions import defs, refresh_selection, sources_to_load
 
     job = defs.resolve_job_def("refresh_warehouse")
