@@ -1,4 +1,4 @@
-"""`insights`: run the warehouse's Dagster job from a shell.
+"""`insights`: run the warehouse's Dagster jobs from a shell.
 
     insights demo [--as-of DATE] [--warehouse PATH]   the whole graph on the simulated organisation
     insights run  [--as-of DATE] [--select SOURCES]   the whole graph on the configured sources
