@@ -1,10 +1,14 @@
-"""`insights`: run the warehouse's Dagster job from a shell.
+"""`insights`: run the warehouse's Dagster jobs from a shell.
 
     insights demo [--as-of DATE] [--warehouse PATH]   the whole graph on the simulated organisation
     insights run  [--as-of DATE] [--select SOURCES]   the whole graph on the configured sources
+    insights export [--format csv|parquet] --out DIR  every mart to files (+ Octopus-style CSV)
+    insights report --out FILE                        the static HTML dashboard
 
-Both execute the `refresh_warehouse` job of `orchestration.definitions` in process, the same
-definitions `dagster dev -w workspace.yaml` serves, so a CLI run and a UI run do the same work.
+demo and run execute the `refresh_warehouse` job of `orchestration.definitions` in process,
+export and report its `export_marts` and `build_report` jobs (reading INSIGHTS_WAREHOUSE
+read-only): the same definitions `dagster dev -w workspace.yaml` serves, so a CLI run and a UI
+run do the same work.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 
 from ingestion import SOURCES
 from ingestion.settings import PROJECT_ROOT, report_date, warehouse_path
+
+from .export import FORMATS
 
 DEMO_WAREHOUSE = PROJECT_ROOT / "data" / "demo.duckdb"
 
@@ -37,24 +43,96 @@ def run_pipeline(select: Sequence[str] = tuple(SOURCES), log_level: str = "INFO"
     The environment (INSIGHTS_WAREHOUSE, INSIGHTS_AS_OF, SOURCES__*) must be set before this is
     called: dlt and dbt read it when the steps run.
     """
-    import dagster as dg
-
     from .definitions import defs, refresh_selection, sources_to_load
 
     job = defs.resolve_job_def("refresh_warehouse")
     selection = refresh_selection(sources_to_load(select, print))
-    instance = (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
     result = job.execute_in_process(
-        instance=instance,
+        instance=_instance(),
         asset_selection=selection,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     return result.success
+
+
+def _instance():  # -> dagster.DagsterInstance (imported lazily: the CLI starts fast)
+    """The instance of DAGSTER_HOME when set (runs show up in the UI), else a throwaway one."""
+    import dagster as dg
+
+    return (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+
+
+def run_output_job(
+    job_name: str, asset_name: str, config: dict[str, str], log_level: str = "WARNING"
+) -> bool:
+    """Execute one of the output jobs (export_marts, build_report) in process with `config` as
+    its asset's run config; True when it succeeded. Reads INSIGHTS_WAREHOUSE read-only."""
+    from .definitions import defs
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=_instance(),
+        raise_on_error=False,
+        run_config={
+            "ops": {asset_name: {"config": config}},
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        },
+    )
+    return result.success
+
+
+def _existing_warehouse(command: str) -> Path | None:
+    path = warehouse_path()
+    if path.is_file():
+        return path
+    print(
+        f"insights {command}: no warehouse at {path}; set INSIGHTS_WAREHOUSE to a built "
+        "warehouse or run `insights run` (or `insights demo --warehouse PATH`) first.",
+        file=sys.stderr,
+    )
+    return None
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from .output_assets import EXPORT_ASSET
+
+    warehouse = _existing_warehouse("export")
+    if warehouse is None:
+        return 1
+    out_dir = Path(args.out).resolve()
+    print(f"Exporting the marts of {warehouse} as {args.format} to {out_dir}")
+    ok = run_output_job(
+        "export_marts",
+        EXPORT_ASSET,
+        {"format": args.format, "out_dir": str(out_dir)},
+        log_level=args.log_level,
+    )
+    if not ok:
+        print("insights export: the export failed; see the log above.", file=sys.stderr)
+        return 1
+    print(f"Done: {out_dir}")
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from .output_assets import REPORT_ASSET
+
+    warehouse = _existing_warehouse("report")
+    if warehouse is None:
+        return 1
+    out_file = Path(args.out).resolve()
+    ok = run_output_job(
+        "build_report", REPORT_ASSET, {"out_file": str(out_file)}, log_level=args.log_level
+    )
+    if not ok:
+        print("insights report: the report failed; see the log above.", file=sys.stderr)
+        return 1
+    print(f"Report of {warehouse} written to {out_file} ({out_file.stat().st_size:,} bytes)")
+    return 0
 
 
 def _prepare_warehouse(path: Path) -> None:
@@ -313,6 +391,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--select", help=f"comma list of sources to load (default all: {', '.join(SOURCES)})"
     )
     run.set_defaults(handler=command_run)
+
+    export = commands.add_parser(
+        "export", help="write every mart of INSIGHTS_WAREHOUSE to CSV or Parquet files"
+    )
+    export.add_argument(
+        "--format", choices=FORMATS, default="csv", help="file format (default csv)"
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    export.add_argument(
+        "--log-level", default="WARNING", help="Dagster console log level (default WARNING)"
+    )
+    export.set_defaults(handler=command_export)
+
+    report = commands.add_parser(
+        "report", help="write the static HTML dashboard of INSIGHTS_WAREHOUSE"
+    )
+    report.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    report.add_argument(
+        "--log-level", default="WARNING", help="Dagster console log level (default WARNING)"
+    )
+    report.set_defaults(handler=command_report)
     return parser
 
 

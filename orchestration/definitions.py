@@ -1,7 +1,8 @@
 """The one place the Dagster code location is assembled: `dagster dev -w workspace.yaml` loads
 `defs` from here, and the `insights` CLI runs the same job in process.
 
-Graph: provider APIs → dlt (raw_<source>/*) → dbt staging → facts → metric marts.
+Graph: provider APIs → dlt (raw_<source>/*) → dbt staging → facts → metric marts → outputs
+(the file export and the HTML report, each with its own job; `refresh_warehouse` leaves them out).
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from dagster_dlt import DagsterDltResource
 from ingestion import SOURCES, configured_sources
 
 from .ingestion_assets import RAW_TABLE_ASSETS, raw_asset_keys
+from .output_assets import (
+    OUTPUTS_GROUP,
+    build_report_job,
+    export_marts_job,
+    html_report,
+    marts_export,
+)
 from .transform_assets import DBT_EXECUTABLE, dbt_project, warehouse_models
 
 log = logging.getLogger(__name__)
@@ -27,7 +35,7 @@ ALERT_WEBHOOK_VARIABLE = "INSIGHTS_ALERT_WEBHOOK"
 
 refresh_warehouse = dg.define_asset_job(
     name="refresh_warehouse",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(OUTPUTS_GROUP),
     description="Load every configured source, then build and test every dbt model.",
     tags={"dagster/max_retries": "1"},
 )
@@ -106,8 +114,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 
 defs = dg.Definitions(
-    assets=[*RAW_TABLE_ASSETS, warehouse_models],
-    jobs=[refresh_warehouse],
+    assets=[*RAW_TABLE_ASSETS, warehouse_models, marts_export, html_report],
+    jobs=[refresh_warehouse, export_marts_job, build_report_job],
     schedules=[daily_refresh],
     sensors=[alert_on_run_failure],
     resources={

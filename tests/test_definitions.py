@@ -108,6 +108,36 @@ def test_daily_schedule_loads_only_configured_sources() -> None:
     assert refresh_selection([]) == sorted(models, key=lambda k: k.path)
 
 
+def test_export_and_report_are_assets_downstream_of_the_marts_with_their_own_jobs() -> None:
+    graph = defs.resolve_asset_graph()
+    marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
+    assert {key("marts", "fct_deployments"), key("marts", "dora_summary")} <= marts
+    assert graph.get(key("marts_export")).parent_keys == marts
+    assert graph.get(key("html_report")).parent_keys == {
+        key("marts", name)
+        for name in ("ci_workflow_summary", "ci_workflow_daily", "ci_flaky_tests", "dora_summary")
+    }
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    assert {specs[key("marts_export")].group_name, specs[key("html_report")].group_name} == {
+        "outputs"
+    }
+    jobs = {
+        name: {node.name for node in defs.resolve_job_def(name).graph.node_defs}
+        for name in ("refresh_warehouse", "export_marts", "build_report")
+    }
+    assert jobs["export_marts"] == {"marts_export"}
+    assert jobs["build_report"] == {"html_report"}
+    # The refresh builds the warehouse only; writing files is asked for explicitly.
+    assert not {"marts_export", "html_report"} & jobs["refresh_warehouse"]
+    assert "warehouse_models" in jobs["refresh_warehouse"]
+    pools = {
+        node.pool
+        for name in ("export_marts", "build_report")
+        for node in defs.resolve_job_def(name).graph.node_defs
+    }
+    assert pools == {"warehouse"}
+
+
 def test_dbt_build_passes_the_report_date() -> None:
     assert dbt_build_args("2026-03-15") == ["build", "--vars", '{"as_of": "2026-03-15"}']
 
