@@ -3,7 +3,8 @@
 One small simulated organisation is loaded twice by the real dlt sources (through the emulators)
 - into DuckDB, the default warehouse, and into a fresh PostgreSQL database - and `dbt build`
 (every model, data test and unit test) runs on each. The build must pass on Postgres, and every
-mart must hold the same rows on both warehouses (floats to a relative 1e-9).
+mart must hold the same rows on both warehouses (floats to a relative 1e-9). The incremental
+CI facts then run once more, as a daily run would, which must merge without a schema change.
 
 Needs a PostgreSQL server reachable with INSIGHTS_POSTGRES_* (defaults: the local one that
 `.ci/start-postgres` sets up). Without one the test skips, saying why; with
@@ -97,10 +98,46 @@ class Build:
     results: list[dict]
 
 
+def dbt_build(folder: Path, as_of: dt.date, *selection: str) -> list[dict]:
+    """`dbt build` on the target the environment names; its run results, every node passed."""
+    target_path = folder / "dbt_target"
+    (target_path / "run_results.json").unlink(missing_ok=True)
+    dbt = subprocess.run(
+        [
+            str(DBT), "build", *selection,
+            "--vars", json.dumps({"as_of": as_of.isoformat()}),
+            "--profiles-dir", ".",
+            "--target-path", str(target_path),
+            "--log-path", str(folder / "dbt_logs"),
+        ],
+        cwd=PROJECT_ROOT / "dbt_project",
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert (target_path / "run_results.json").exists(), dbt.stdout[-3000:]
+    results = json.loads((target_path / "run_results.json").read_text())["results"]
+    failed = [
+        f"{result['unique_id']}: {result['status']}: {result.get('message')}"
+        for result in results
+        if result["status"] not in ("success", "pass", "skipped")
+    ]
+    skipped = sum(1 for result in results if result["status"] == "skipped")
+    target = os.environ.get("INSIGHTS_DBT_TARGET")
+    assert dbt.returncode == 0 and not failed and not skipped, (
+        f"dbt build {' '.join(selection)} on {target} failed ({skipped} nodes skipped):\n"
+        + "\n".join(failed)
+        + "\n"
+        + dbt.stdout[-3000:]
+    )
+    return results
+
+
 def build_warehouse(
     folder: Path, emulators: Emulators, simulation: SimulatedOrganisation, **target: str
 ) -> Build:
-    """Every configured source loaded by its dlt pipeline, then `dbt build` on the same target."""
+    """Every configured source loaded by its dlt pipeline, then `dbt build` on the same target,
+    then the incremental facts once more (a daily run: merge within the lookback)."""
     from ingestion.pipelines import loader_file_format, make_pipeline
 
     folder.mkdir(parents=True)
@@ -114,39 +151,14 @@ def build_warehouse(
                 info.source(as_of=simulation.as_of), loader_file_format=loader_file_format()
             )
             load_info.raise_on_failed_jobs()
-        dbt = subprocess.run(
-            [
-                str(DBT), "build",
-                "--vars", json.dumps({"as_of": simulation.as_of.isoformat()}),
-                "--profiles-dir", ".",
-                "--target-path", str(folder / "dbt_target"),
-                "--log-path", str(folder / "dbt_logs"),
-            ],
-            cwd=PROJECT_ROOT / "dbt_project",
-            capture_output=True,
-            text=True,
-            check=False,
-        )  # fmt: skip
-    results = json.loads((folder / "dbt_target" / "run_results.json").read_text())["results"]
-    failed = [
-        f"{result['unique_id']}: {result['status']}: {result.get('message')}"
-        for result in results
-        if result["status"] not in ("success", "pass", "skipped")
-    ]
-    skipped = sum(1 for result in results if result["status"] == "skipped")
-    assert dbt.returncode == 0 and not failed and not skipped, (
-        f"dbt build on {target} failed ({skipped} nodes skipped after the failures):\n"
-        + "\n".join(failed)
-        + "\n"
-        + dbt.stdout[-3000:]
-    )
+        results = dbt_build(folder, simulation.as_of)
+        rerun = dbt_build(folder, simulation.as_of, "--select", "config.materialized:incremental")
+        assert sum(1 for result in rerun if result["unique_id"].startswith("model.")) == 3
     return Build(env, results)
 
 
 @pytest.fixture(scope="module")
-def builds(
-    tmp_path_factory: pytest.TempPathFactory, postgres_database: str
-) -> dict[str, Build]:
+def builds(tmp_path_factory: pytest.TempPathFactory, postgres_database: str) -> dict[str, Build]:
     # Small: two projects per provider, 30 days of CI and 120 of deployments.
     simulation = simulate_organisation(
         AS_OF, seed=23, projects=2, days=30, deploy_days=120, runs_per_weekday=4,
