@@ -95,4 +95,6 @@ final as (
 
 )
 
-select * from final
+select {{ contract_columns('final') }}
+
+from final

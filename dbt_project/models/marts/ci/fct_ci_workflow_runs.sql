@@ -53,4 +53,6 @@ final as (
 
 )
 
-select * from final
+select {{ contract_columns('final') }}
+
+from final

@@ -23,11 +23,8 @@ renamed as (
         runner_name,
         runner_group_name,
         -- Runner labels as a comma list (`ubuntu-latest`, `self-hosted,linux,x64`).
-        array_to_string(from_json(labels, '["VARCHAR"]'), ',') as runner_labels,
-        coalesce(
-            list_contains(from_json(labels, '["VARCHAR"]'), 'self-hosted'),
-            false
-        ) as is_self_hosted,
+        {{ json_string_array_join('labels', ',') }} as runner_labels,
+        coalesce({{ json_string_array_contains('labels', 'self-hosted') }}, false) as is_self_hosted,
 
         ---------- numerics
         cast(run_attempt as {{ dbt.type_bigint() }}) as run_attempt,
