@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingestion import SOURCES
-from ingestion.settings import PROJECT_ROOT, report_date, warehouse_path
+from ingestion.settings import PROJECT_ROOT, destination, report_date, warehouse_path
 
 from .export import FORMATS
 
@@ -156,6 +156,10 @@ def command_run(args: argparse.Namespace) -> int:
     if not ok:
         print("insights run: the run failed; see the log above.", file=sys.stderr)
         return 1
+    if destination() != "duckdb":
+        # The printed summary reads the DuckDB file; elsewhere the marts are queried in place.
+        print(f"insights run: the marts are built in schema marts of the {destination()} warehouse.")
+        return 0
     print_summary(warehouse_path(), report_date())
     return 0
 
