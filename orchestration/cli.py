@@ -158,7 +158,9 @@ def command_run(args: argparse.Namespace) -> int:
         return 1
     if destination() != "duckdb":
         # The printed summary reads the DuckDB file; elsewhere the marts are queried in place.
-        print(f"insights run: the marts are built in schema marts of the {destination()} warehouse.")
+        print(
+            f"insights run: the marts are built in schema marts of the {destination()} warehouse."
+        )
         return 0
     print_summary(warehouse_path(), report_date())
     return 0
