@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ingestion import SOURCES
 from ingestion.settings import PROJECT_ROOT, destination, report_date, warehouse_path
+from orchestration.report import format_duration, format_rate
 
 from .export import FORMATS
 
@@ -209,10 +210,6 @@ def _format_seconds(value: float | None) -> str:
     return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def _format_rate(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
 def print_summary(warehouse: Path, as_of: dt.date) -> None:
     """One line per workflow (all branches) and window: runs, success rate, median and p95."""
     import duckdb
@@ -235,7 +232,7 @@ def print_summary(warehouse: Path, as_of: dt.date) -> None:
             workflow,
             window,
             str(runs),
-            _format_rate(rate),
+            format_rate(rate),
             _format_seconds(median),
             _format_seconds(p95),
         )
@@ -287,23 +284,8 @@ def print_deployments(warehouse: Path, as_of: dt.date) -> None:
     )
     for provider, production, successful, failures, rate in rows:
         print(
-            f"{provider:<9} {production:>13} {successful:>10} {failures:>6} {_format_rate(rate):>12}"
+            f"{provider:<9} {production:>13} {successful:>10} {failures:>6} {format_rate(rate):>12}"
         )
-
-
-def _format_duration(value: float | None) -> str:
-    """A lead time or recovery time: the two largest units (3d 04h, 2h 05m, 4m 10s)."""
-    if value is None:
-        return "-"
-    seconds = round(value)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return _format_seconds(value)
 
 
 def print_dora(warehouse: Path, as_of: dt.date) -> None:
@@ -348,9 +330,9 @@ def print_dora(warehouse: Path, as_of: dt.date) -> None:
             project,
             environment,
             str(successful),
-            _format_rate(rate),
-            _format_duration(lead_time),
-            _format_duration(recovery),
+            format_rate(rate),
+            format_duration(lead_time),
+            format_duration(recovery),
             *(tier or "-" for tier in tiers),
         )
         for project, environment, successful, rate, lead_time, recovery, *tiers in rows

@@ -7,35 +7,14 @@ import datetime as dt
 from collections import Counter
 
 import pytest
-from expected_deployments import expected_deployments
 
+from expected_deployments import (
+    GITHUB_TERMINAL,
+    GITLAB_STATE,
+    OCTOPUS_STATE,
+    expected_deployments,
+)
 from pipeline_support import BuiltWarehouse, query
-
-# metrics.md §4, restated here on purpose (not imported from the dbt macros).
-OCTOPUS_STATE = {
-    "Success": "success",
-    "Failed": "failed",
-    "TimedOut": "failed",
-    "Canceled": "cancelled",
-    "Executing": "in_progress",
-    "Queued": "in_progress",
-    "Cancelling": "in_progress",
-}
-GITHUB_TERMINAL = {
-    "success": "success",
-    "failure": "failed",
-    "error": "failed",
-    "inactive": "success",
-}
-GITLAB_STATE = {
-    "success": "success",
-    "failed": "failed",
-    "canceled": "cancelled",
-    "skipped": "cancelled",
-    "running": "in_progress",
-    "created": "in_progress",
-    "blocked": "in_progress",
-}
 
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -14,10 +14,10 @@ import math
 import re
 from collections import Counter
 
-import expected_dora
 import pytest
-from expected_deployments import expected_deployments
 
+import expected_dora
+from expected_deployments import expected_deployments
 from pipeline_support import AS_OF, BuiltWarehouse, query
 
 SCOPE = "project, environment, tenant, channel"

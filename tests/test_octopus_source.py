@@ -20,7 +20,6 @@ import dlt
 import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
-from expected_deployments import expected_octopus_deployments
 
 from ingestion.octopus import (
     DEFECT_DAYS,
@@ -37,6 +36,7 @@ from ingestion.octopus import (
 from ingestion.quality import problem_with
 from sandbox import OctopusEmulator, OctopusOrganisation
 
+from expected_deployments import expected_octopus_deployments
 from pipeline_support import AS_OF, environment
 
 RECORDINGS = Path("/work/shared/real-recordings/octopus")
@@ -447,6 +447,9 @@ def test_dbt_models_build_on_a_loaded_warehouse(
         for sha in row["changes"]
     }
     loaded_commits = set(
-        rows(tmp_path, "select deployment_id, commit_sha from intermediate.int_octopus__deployment_commits")
+        rows(
+            tmp_path,
+            "select deployment_id, commit_sha from intermediate.int_octopus__deployment_commits",
+        )
     )
     assert loaded_commits == expected_commits and len(expected_commits) > 50
