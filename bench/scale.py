@@ -4,7 +4,7 @@
 
 For each factor the organisation gets `factor x base` push pipelines per weekday (same seed,
 days and deployment history), is served fresh, and every source is loaded into a fresh warehouse
-by one child process (peak RSS from the kernel). Rows grow about linearly with the factor; the
+one source per child process (peak RSS from the kernel). Rows grow about linearly with the factor; the
 question is whether time follows the rows (it should: the sources page through the APIs) and
 whether the peak RSS stays flat (it should: pages stream through dlt's extract files, none is
 held whole). --with-dbt adds a full `dbt build` per size.
@@ -44,23 +44,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         folder.mkdir()
         with common.served(scale) as (organisation, emulators):
             env = common.pipeline_env(warehouse, emulators, organisation, scale.as_of)
-            measured = common.measure(
-                common.load_command(sources), env, workdir / "logs" / f"load-x{factor:g}.log"
-            )
-            requests = common.request_count(emulators, sources)
-        per_source = measured.output
+            per_source = {}
+            for source in sources:
+                before = common.request_count(emulators, [source])
+                measured = common.measure(
+                    common.load_command([source]),
+                    env,
+                    workdir / "logs" / f"load-{source}-x{factor:g}.log",
+                )
+                per_source[source] = {
+                    **{k: v for k, v in measured.output[source].items() if k != "row_counts"},
+                    "requests": common.request_count(emulators, [source]) - before,
+                    "process_wall_s": measured.wall_s,
+                    "peak_rss_mib": measured.peak_rss_mib,
+                }
         size = {
             "factor": factor,
             "runs_per_weekday": scale.runs_per_weekday,
             "rows": sum(s["rows"] for s in per_source.values()),
-            "requests": requests,
+            "requests": sum(s["requests"] for s in per_source.values()),
             "load_s": round(sum(s["total_s"] for s in per_source.values()), 3),
-            "process_wall_s": measured.wall_s,
-            "peak_rss_mib": measured.peak_rss_mib,
-            "per_source": {
-                name: {k: v for k, v in s.items() if k != "row_counts"}
-                for name, s in per_source.items()
-            },
+            "process_wall_s": round(sum(s["process_wall_s"] for s in per_source.values()), 3),
+            # The largest of the per-source processes (each source loads in its own).
+            "peak_rss_mib": max(s["peak_rss_mib"] for s in per_source.values()),
+            "per_source": per_source,
         }
         if args.with_dbt:
             dbt = build(f"x{factor:g}", scale.as_of, env, folder)
@@ -106,6 +113,51 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ],
         )
     )
+    per_source_ratios = {
+        source: {
+            "rows": common.ratio(
+                last["per_source"][source]["rows"], first["per_source"][source]["rows"]
+            ),
+            "load_time": common.ratio(
+                last["per_source"][source]["total_s"], first["per_source"][source]["total_s"]
+            ),
+            "peak_rss": common.ratio(
+                last["per_source"][source]["peak_rss_mib"],
+                first["per_source"][source]["peak_rss_mib"],
+            ),
+        }
+        for last in sizes[-1:]
+        for source in sources
+    }
+    print(f"\nper source, x{sizes[-1]['factor']:g} / x{first['factor']:g}")
+    print(
+        common.table(
+            [
+                "source",
+                "rows",
+                "rows x",
+                "load time x",
+                "peak RSS MiB",
+                "peak RSS x",
+                "RSS after extract/normalize/load",
+            ],
+            [
+                [
+                    source,
+                    sizes[-1]["per_source"][source]["rows"],
+                    per_source_ratios[source]["rows"],
+                    per_source_ratios[source]["load_time"],
+                    sizes[-1]["per_source"][source]["peak_rss_mib"],
+                    per_source_ratios[source]["peak_rss"],
+                    " / ".join(
+                        str(sizes[-1]["per_source"][source]["peak_rss_mib_after"][phase])
+                        for phase in ("extract", "normalize", "load")
+                    ),
+                ]
+                for source in sources
+            ],
+        )
+    )
     for entry in ratios:
         print(
             f"{entry['factors']}: rows x{entry['rows']}, requests x{entry['requests']}, "
@@ -121,7 +173,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "scale",
         machine_info,
         {**base.asdict(), "factors": factors, "sources": sources},
-        {"sizes": sizes, "ratios": ratios},
+        {
+            "sizes": sizes,
+            "ratios": ratios,
+            "per_source_ratios_largest_over_first": per_source_ratios,
+        },
     )
 
 
