@@ -128,6 +128,29 @@ def parse_created(expression: str) -> Callable[[dt.datetime], bool]:
     return lambda t: low <= t <= high
 
 
+def created_days(expression: str) -> tuple[dt.date | None, dt.date | None]:
+    """The UTC days a ``created`` filter can match, widened by a day each side (a cheap bound to
+    skip whole days; parse_created still decides each run). None: open on that side."""
+    text = expression.strip()
+    low: dt.datetime | None
+    high: dt.datetime | None
+    if text[:2] in (">=", "<=") or text[:1] in (">", "<"):
+        operator = text[:2] if text[:2] in (">=", "<=") else text[:1]
+        first, last_ = _bound(text[len(operator) :])
+        low, high = (first, None) if operator.startswith(">") else (None, last_)
+    elif ".." in text:
+        start, end = text.split("..", 1)
+        low = _bound(start)[0] if start.strip() != "*" else None
+        high = _bound(end)[1] if end.strip() != "*" else None
+    else:
+        low, high = _bound(text)
+    day = dt.timedelta(days=1)
+    return (
+        None if low is None else low.date() - day,
+        None if high is None else high.date() + day,
+    )
+
+
 class GitHubEmulator(EmulatorServer):
     """Serves a :class:`GitHubOrganisation` as the GitHub REST API on ``127.0.0.1``."""
 
@@ -634,8 +657,14 @@ class GitHubEmulator(EmulatorServer):
         actor, head_sha = last(query, "actor"), last(query, "head_sha")
         status = last(query, "status")
         suite = last(query, "check_suite_id")
+        first_day, last_day = created_days(created) if created else (None, None)
         for day in reversed(self.org.ci_days()):
             if day > at.date():
+                continue
+            # Only the days the created filter can reach (the source pages through windows).
+            if (first_day is not None and day < first_day) or (
+                last_day is not None and day > last_day
+            ):
                 continue
             for run in reversed(sim.run_summaries(day)):
                 if run.created_at > at:

@@ -311,6 +311,21 @@ def test_created_filter_and_branch_filter(gh, org):
         f"/repos/{REPO}/actions/runs", {"created": f">={day}", "per_page": 100}, "workflow_runs"
     )
     assert {r["id"] for r in items} == since
+    # Upper bounds and an instant range too (the emulator skips the days a filter cannot reach).
+    moment = dt.datetime.combine(day, dt.time(13), tzinfo=dt.UTC)
+    for created, keep in (
+        (f"<{day}", lambda t: t.date() < day),
+        (f"<={day}", lambda t: t.date() <= day),
+        (f"{moment:%Y-%m-%dT%H:%M:%SZ}..*", lambda t: t >= moment),
+        (f"*..{moment:%Y-%m-%dT%H:%M:%SZ}", lambda t: t <= moment),
+    ):
+        items, _ = gh.all_pages(
+            f"/repos/{REPO}/actions/runs", {"created": created, "per_page": 100}, "workflow_runs"
+        )
+        wanted = {r.id for r in org.runs(REPO) if keep(r.created_at)}
+        # A filtered listing reaches at most the newest 1,000 runs, like GitHub's.
+        assert {r["id"] for r in items} <= wanted
+        assert len(items) == min(len(wanted), 1000) and len(wanted) > 10
     main = gh.ok(f"/repos/{REPO}/actions/runs", {"branch": "main", "per_page": 100})
     assert {r["head_branch"] for r in main["workflow_runs"]} == {"main"}
     failed = gh.ok(f"/repos/{REPO}/actions/runs", {"status": "failure"})
