@@ -53,6 +53,16 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
+def exception_chain(error: BaseException | None) -> list[BaseException]:
+    """An error and every cause or context behind it, outermost first (dlt wraps what a source
+    raises in its own step errors)."""
+    chain: list[BaseException] = []
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
 def table_counts(
     warehouse: Path,
     schemas: tuple[str, ...] = (

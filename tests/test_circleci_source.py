@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import dlt
-import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -19,7 +18,7 @@ from ingestion.circleci import FINISHED_JOB_STATUSES, circleci_source
 from ingestion.common import SourceAuthError, parse_list
 from sandbox import CircleCIEmulator, Organisation, generate_organisation
 
-from pipeline_support import AS_OF
+from pipeline_support import AS_OF, exception_chain, query
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +49,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def count(folder: Path, table: str) -> int:
@@ -234,10 +232,7 @@ def test_unauthorized_names_the_variable_and_never_the_token(
     caplog.set_level(logging.DEBUG)
     with CircleCIEmulator(small_org) as emulator, pytest.raises(PipelineStepFailed) as failure:
         load(emulator, small_org, tmp_path, api_token=secret)
-    chain, error = [], failure.value
-    while error is not None:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
+    chain = exception_chain(failure.value)
     assert any(isinstance(error, SourceAuthError) for error in chain), chain
     text = "".join(traceback.format_exception(failure.value))
     assert "CircleCI rejected the API token (HTTP 401)" in text

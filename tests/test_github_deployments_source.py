@@ -30,7 +30,7 @@ from ingestion.github import (
 from sandbox.github_emulator import GitHubEmulator
 from sandbox.github_org import GitHubOrganisation
 
-from pipeline_support import AS_OF
+from pipeline_support import AS_OF, query
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = Path("/work/shared/real-recordings/github")
@@ -76,8 +76,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def successive_successes(deployments: list[dict]) -> list[tuple[dict, dict]]:

@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import dlt
-import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -29,7 +28,7 @@ from ingestion.github import (
 from sandbox.github_emulator import GitHubEmulator
 from sandbox.github_org import GitHubOrganisation, RepoSpec
 
-from pipeline_support import AS_OF
+from pipeline_support import AS_OF, exception_chain, query
 
 RECORDINGS = Path("/work/shared/real-recordings/github")
 RUNS_LISTING = "GET /repos/{owner}/{repo}/actions/runs"
@@ -81,8 +80,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def count(folder: Path, table: str) -> int:
@@ -282,10 +280,7 @@ def test_unauthorized_names_the_variable_and_never_the_token(
             emulator.inject_faults(403, 1, path_contains="/actions/runs")
         with pytest.raises(PipelineStepFailed) as failure:
             load(emulator, small_org, tmp_path, access_token=secret)
-    chain, error = [], failure.value
-    while error is not None:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
+    chain = exception_chain(failure.value)
     assert any(isinstance(error, SourceAuthError) for error in chain), chain
     text = "".join(traceback.format_exception(failure.value))
     assert f"GitHub rejected the access token (HTTP {status})" in text

@@ -22,7 +22,7 @@ import pytest
 from ingestion.gitlab import gitlab_source
 from sandbox import GitLabEmulator, GitLabOrganisation
 
-from pipeline_support import AS_OF
+from pipeline_support import AS_OF, query
 
 DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 DEPLOYMENT_RESOURCES = ("projects", "environments", "deployments", "deployment_commits")
@@ -106,8 +106,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def loaded_deployments(folder: Path) -> dict[int, tuple]:

@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import dlt
-import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -32,7 +31,7 @@ from ingestion.gitlab import (
 from ingestion.quality import checked, problem_with
 from sandbox import GitLabEmulator, GitLabOrganisation
 
-from pipeline_support import AS_OF, environment
+from pipeline_support import AS_OF, environment, exception_chain, query
 
 RECORDINGS = Path("/work/shared/real-recordings/gitlab")
 SAMPLES = Path("/work/shared/api-samples/gitlab")
@@ -90,8 +89,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def count(folder: Path, table: str) -> int:
@@ -247,10 +245,7 @@ def test_unauthorized_names_the_variable_and_never_the_token(
     caplog.set_level(logging.DEBUG)
     with GitLabEmulator(small_org) as emulator, pytest.raises(PipelineStepFailed) as failure:
         load(emulator, small_org, tmp_path, private_token=secret)
-    chain, error = [], failure.value
-    while error is not None:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
+    chain = exception_chain(failure.value)
     assert any(isinstance(error, SourceAuthError) for error in chain), chain
     text = "".join(traceback.format_exception(failure.value))
     assert "GitLab rejected the access token (HTTP 401)" in text

@@ -17,7 +17,6 @@ from collections import Counter
 from pathlib import Path
 
 import dlt
-import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -37,7 +36,7 @@ from ingestion.quality import problem_with
 from sandbox import OctopusEmulator, OctopusOrganisation
 
 from expected_deployments import expected_octopus_deployments
-from pipeline_support import AS_OF, environment
+from pipeline_support import AS_OF, environment, exception_chain, query
 
 RECORDINGS = Path("/work/shared/real-recordings/octopus")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -104,8 +103,7 @@ def load(
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
-        return connection.execute(sql).fetchall()
+    return query(folder / "warehouse.duckdb", sql)
 
 
 def count(folder: Path, table: str) -> int:
@@ -274,10 +272,7 @@ def test_unauthorized_names_the_variable_and_never_the_key(
     caplog.set_level(logging.DEBUG)
     with OctopusEmulator(small_org) as emulator, pytest.raises(PipelineStepFailed) as failure:
         load(emulator, small_org, tmp_path, api_key=secret)
-    chain, error = [], failure.value
-    while error is not None:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
+    chain = exception_chain(failure.value)
     assert any(isinstance(error, SourceAuthError) for error in chain), chain
     text = "".join(traceback.format_exception(failure.value))
     assert "Octopus Deploy rejected the API key (HTTP 401)" in text
