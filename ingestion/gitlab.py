@@ -412,17 +412,8 @@ def gitlab_source(
             for key in project_keys:
                 project_state = state.setdefault(key, {"watermark": None, "seen": {}})
                 seen: dict[str, str] = project_state["seen"]
-                if project_state["watermark"]:
-                    previous = parse_timestamp(project_state["watermark"])
-                    start = previous - dt.timedelta(days=lookback_days)
-                else:
-                    previous, start = None, first_load_start
-                params = {
-                    "updated_after": _iso(start),
-                    "order_by": "updated_at",
-                    "sort": "desc",
-                    "per_page": PER_PAGE,
-                }
+                previous, start = _listing_window(project_state, lookback_days, first_load_start)
+                params = _updated_since(start)
                 newest = previous
                 listed = fetched = pages = 0
                 for page in paginate(f"{project_path(key)}/pipelines", params):
@@ -449,15 +440,7 @@ def gitlab_source(
                     fetched += len(rows)
                     if rows:
                         yield rows
-                if newest is not None:
-                    project_state["watermark"] = newest.isoformat()
-                    cutoff = newest - dt.timedelta(days=lookback_days)
-                    # Forget pipelines the next listing cannot return unchanged.
-                    project_state["seen"] = {
-                        pid: mark
-                        for pid, mark in seen.items()
-                        if _fingerprint_time(mark) is None or _fingerprint_time(mark) > cutoff
-                    }
+                _advance_watermark(project_state, newest, lookback_days)
                 log.info(
                     "gitlab %s: %d pipelines listed since %s (%d pages), %d new or changed",
                     key,
@@ -545,17 +528,8 @@ def gitlab_source(
             project_id = project_body(key)["id"]
             project_state = state.setdefault(key, {"watermark": None, "seen": {}})
             seen: dict[str, str] = project_state["seen"]
-            if project_state["watermark"]:
-                previous = parse_timestamp(project_state["watermark"])
-                start = previous - dt.timedelta(days=lookback_days)
-            else:
-                previous, start = None, first_deployment_start
-            params = {
-                "updated_after": _iso(start),
-                "order_by": "updated_at",
-                "sort": "desc",
-                "per_page": PER_PAGE,
-            }
+            previous, start = _listing_window(project_state, lookback_days, first_deployment_start)
+            params = _updated_since(start)
             newest = previous
             listed = pages = 0
             changed: dict[int, dict[str, Any]] = {}
@@ -578,14 +552,7 @@ def gitlab_source(
                 yield ordered
                 for deployment in ordered:
                     seen[str(deployment["id"])] = fingerprint(deployment)
-            if newest is not None:
-                project_state["watermark"] = newest.isoformat()
-                cutoff = newest - dt.timedelta(days=lookback_days)
-                project_state["seen"] = {
-                    did: mark
-                    for did, mark in seen.items()
-                    if _fingerprint_time(mark) is None or _fingerprint_time(mark) > cutoff
-                }
+            _advance_watermark(project_state, newest, lookback_days)
             log.info(
                 "gitlab %s: %d deployments listed since %s (%d pages), %d new or changed",
                 key,
@@ -675,6 +642,43 @@ def gitlab_source(
         deployments,
         deployment_commits,
     )
+
+
+def _listing_window(
+    project_state: dict[str, Any], lookback_days: int, first_start: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime]:
+    """(previous watermark, where this listing starts): the watermark minus the lookback, or
+    `first_start` on a project's first load."""
+    if project_state["watermark"]:
+        previous = parse_timestamp(project_state["watermark"])
+        return previous, previous - dt.timedelta(days=lookback_days)
+    return None, first_start
+
+
+def _updated_since(start: dt.datetime) -> dict[str, Any]:
+    """List parameters: everything updated since `start`, newest first."""
+    return {
+        "updated_after": _iso(start),
+        "order_by": "updated_at",
+        "sort": "desc",
+        "per_page": PER_PAGE,
+    }
+
+
+def _advance_watermark(
+    project_state: dict[str, Any], newest: dt.datetime | None, lookback_days: int
+) -> None:
+    """Move the watermark to the newest `updated_at` listed and forget the fingerprints of
+    records the next listing cannot return unchanged (older than its lookback)."""
+    if newest is None:
+        return
+    project_state["watermark"] = newest.isoformat()
+    cutoff = newest - dt.timedelta(days=lookback_days)
+    project_state["seen"] = {
+        record_id: mark
+        for record_id, mark in project_state["seen"].items()
+        if _fingerprint_time(mark) is None or _fingerprint_time(mark) > cutoff
+    }
 
 
 def _fingerprint_time(mark: str) -> dt.datetime | None:
